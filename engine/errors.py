@@ -1,0 +1,127 @@
+"""The GatewayError tree: every failure a client can see, with its status, type and code.
+
+Each class carries its HTTP status and OpenAI error `type` as class attributes; the one
+renderer, `error_body`, turns any of them into OpenAI's error JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+
+class GatewayError(Exception):
+    """A failure with a client-facing OpenAI error shape."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "api_error"
+    code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers: dict[str, str] = dict(headers or {})
+        # Values an error template in routes.yaml may use, e.g. {{ model }}.
+        self.context: dict[str, Any] = dict(context or {})
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class UpstreamRejected(GatewayError):
+    """The upstream answered 4xx: its status and message are relayed."""
+
+    type = "invalid_request_error"
+    code = "upstream_rejected"
+
+
+class UpstreamFailed(GatewayError):
+    status = 502
+    type = "api_error"
+    code = "upstream_error"
+
+
+class NoProviderAvailable(GatewayError):
+    status = 503
+    type = "api_error"
+    code = "no_provider_available"
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+    type = "api_error"
+    code = "upstream_timeout"
+
+
+def error_payload(err: GatewayError, message: str | None = None) -> dict[str, Any]:
+    """OpenAI's error object for `err`; `message` overrides the exception's own text."""
+    return {
+        "error": {
+            "message": err.message if message is None else message,
+            "type": err.type,
+            "param": err.param,
+            "code": err.code,
+        }
+    }
+
+
+def error_body(err: GatewayError, message: str | None = None) -> bytes:
+    return orjson.dumps(error_payload(err, message))

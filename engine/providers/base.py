@@ -1,0 +1,68 @@
+"""The provider-kind contract: one class per wire format, one method per API family.
+
+A kind turns an OpenAI-shaped request into its upstream's wire format and the answer
+back into OpenAI's shape. Non-stream methods return OpenAI JSON bytes; `chat_stream`
+returns once the upstream accepted the request (so failures before the first byte are
+ordinary errors) and then yields the JSON payload of each OpenAI chunk, without framing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from engine.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from engine.snapshot import Model, Provider
+    from engine.upstream import Upstream
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to one upstream: who to ask, for which model, with what body.
+
+    `body` is the client's parsed JSON; a kind must not mutate it (fallbacks reuse it).
+    """
+
+    upstream: Upstream
+    provider: Provider
+    model: Model
+    body: dict[str, Any]
+
+
+class ProviderKind:
+    """Base of every adapter; an API family a kind does not speak answers 400."""
+
+    name: ClassVar[str]
+    needs_key: ClassVar[bool] = True
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    async def chat(self, call: Call) -> bytes:
+        raise self._unsupported("chat completions")
+
+    async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
+        raise self._unsupported("streaming chat completions")
+
+    async def embeddings(self, call: Call) -> bytes:
+        raise self._unsupported("embeddings")
+
+    async def images(self, call: Call) -> bytes:
+        raise self._unsupported("image generation")
+
+    async def discover_models(self, upstream: Upstream) -> list[str]:
+        raise self._unsupported("model discovery")
+
+    def _unsupported(self, what: str) -> InvalidRequest:
+        return InvalidRequest(
+            f"Provider '{self.provider.name}' (kind {self.name}) does not support {what}.",
+            param="model",
+            code="unsupported_operation",
+        )
+
+
+# The name a provider kind is registered under is its `name` class attribute.
+Adapter = ProviderKind

@@ -1,0 +1,169 @@
+"""Server settings: command line > environment > config/server.yaml > built-in default.
+
+Every setting has one name; its environment variable is `PATCHBAY_` + the name in capitals,
+and a nested block's member is `PATCHBAY_<BLOCK>_<MEMBER>` (e.g. `PATCHBAY_API_TITLE`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "PATCHBAY_"
+LISTENER_SETTINGS = ("host", "port", "workers")
+
+
+class SettingError(ValueError):
+    """A setting that was given but is invalid; its message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiInfo:
+    title: str = "Patchbay"
+    description: str = "An OpenAI-compatible API gateway whose whole surface is declared in YAML."
+    version: str = "0.1.0"
+    docs_url: str = "/docs"
+    redoc_url: str = "/redoc"
+    openapi_url: str = "/openapi.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    enabled: bool = True
+    polling: bool = False
+    interval: float = 30.0  # seconds between safety-net re-reads
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """A client API key, stored as its SHA-256 hex digest."""
+
+    name: str
+    sha256: str = field(repr=False)
+    models: tuple[str, ...] = ()
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    required: bool = False
+    admin_key: str | None = field(default=None, repr=False)
+    keys: tuple[ClientKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    default_provider: str | None = None
+    base_url: str = ""
+    debug: bool = False
+    cors_origins: tuple[str, ...] = ()
+    max_request_size: int = 10 * 1024 * 1024
+    request_timeout: float = 300.0
+    request_logging: bool = True
+    redis_url: str | None = None
+    state_dir: str = ".patchbay"
+    api: ApiInfo = ApiInfo()
+    watch: Watch = Watch()
+    auth: Auth = Auth()
+    rate_limit: RateLimit = RateLimit()
+
+    def listener(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in LISTENER_SETTINGS)
+
+
+_BLOCKS: dict[str, type[Any]] = {"api": ApiInfo, "watch": Watch, "rate_limit": RateLimit}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _parse(name: str, annotation: str, raw: Any) -> Any:
+    """Coerce an environment or command-line string to the setting's declared type."""
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if "None" in annotation and text.lower() in ("", "null", "none"):
+        return None
+    try:
+        if annotation.startswith("bool"):
+            if text.lower() in _TRUE | _FALSE:
+                return text.lower() in _TRUE
+            raise ValueError("expected true or false")
+        if annotation.startswith("int"):
+            return int(text)
+        if annotation.startswith("float"):
+            return float(text)
+        if annotation.startswith("tuple"):
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingError(f"{name}: invalid value {raw!r} ({exc})") from None
+    return text
+
+
+def _check(settings: Settings) -> None:
+    if not 0 <= settings.port <= 65535:
+        raise SettingError(f"port: {settings.port} is not a TCP port")
+    if settings.workers < 1:
+        raise SettingError(f"workers: must be at least 1, got {settings.workers}")
+    if settings.log_level not in LOG_LEVELS:
+        raise SettingError(f"log_level: {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    if settings.base_url and not settings.base_url.startswith("/"):
+        raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
+    if settings.max_request_size < 1 or settings.request_timeout <= 0:
+        raise SettingError("max_request_size and request_timeout must be positive")
+
+
+def resolve_settings(
+    file_values: Mapping[str, Any],
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any],
+) -> Settings:
+    """Merge the three sources over the defaults; `auth` comes from the file alone.
+
+    `file_values` is server.yaml as validated (with `auth.keys` already hashed);
+    `overrides` are command-line values, None meaning "not given".
+    """
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        name, annotation = f.name, str(f.type)
+        if name in _BLOCKS:
+            values[name] = _resolve_block(name, file_values.get(name, {}), environ)
+        elif name == "auth":
+            values[name] = file_values.get("auth", Auth())
+        elif overrides.get(name) is not None:
+            values[name] = _parse(f"--{name.replace('_', '-')}", annotation, overrides[name])
+        elif ENV_PREFIX + name.upper() in environ:
+            values[name] = _parse(ENV_PREFIX + name.upper(), annotation, environ[ENV_PREFIX + name.upper()])
+        elif name in file_values:
+            value = file_values[name]
+            values[name] = tuple(value) if isinstance(value, list) else value
+    if overrides.get("poll"):
+        values["watch"] = dataclasses.replace(values["watch"], polling=True)
+    if overrides.get("no_watch"):
+        values["watch"] = dataclasses.replace(values["watch"], enabled=False)
+    settings = Settings(**values)
+    _check(settings)
+    return dataclasses.replace(settings, base_url=settings.base_url.rstrip("/"))
+
+
+def _resolve_block(block: str, file_block: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    cls = _BLOCKS[block]
+    values = dict(file_block)
+    for f in dataclasses.fields(cls):
+        env_name = f"{ENV_PREFIX}{block.upper()}_{f.name.upper()}"
+        if env_name in environ:
+            values[f.name] = _parse(env_name, str(f.type), environ[env_name])
+    return cls(**values)

@@ -1,0 +1,207 @@
+"""The compiled, immutable view of the whole config that every request reads once.
+
+`compile.py` builds a Snapshot from validated config; `reload.py` swaps whole Snapshots.
+Nothing here parses config: lookups on the request path are dictionary hits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from engine.errors import MethodNotAllowed, ModelNotFound
+
+if TYPE_CHECKING:
+    from engine.providers.base import Adapter
+    from engine.settings import Settings
+
+ModelType = Literal["chat", "image", "embedding"]
+ProviderStatus = Literal["active", "disabled", "missing_key"]
+Strategy = Literal["fallback", "weighted", "round_robin", "least_busy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """One upstream model a provider serves."""
+
+    id: str
+    type: ModelType = "chat"
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider as declared in providers.yaml, with its secret resolved."""
+
+    name: str
+    kind: str
+    status: ProviderStatus
+    base_url: str
+    api_key: str | None = field(repr=False)
+    timeout: float
+    models: Mapping[str, Model]
+    discover: bool = False
+    local: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def public(self) -> dict[str, Any]:
+        """What `/v1/providers` may show: never the key, never a URL with credentials."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "models": [m.id for m in self.models.values()] if self.active else [],
+            "discover": self.discover,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One concrete destination: a provider, its adapter and the upstream model name."""
+
+    provider: Provider
+    model: Model
+    adapter: Adapter = field(repr=False, compare=False)
+
+    @property
+    def public_id(self) -> str:
+        return f"{self.provider.name}/{self.model.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How to serve a model name: targets in order and the strategy that picks among them."""
+
+    name: str
+    targets: tuple[Target, ...]
+    weights: tuple[float, ...]
+    strategy: Strategy = "fallback"
+    fallback_on: frozenset[str] = frozenset({"connect", "timeout", "429", "5xx"})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    path: str
+    methods: frozenset[str]
+    handler: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    route: Route
+    params: Mapping[str, str]
+
+
+_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+_CONVERTERS = {"str": "[^/]+", "path": ".+", "int": "[0-9]+"}
+
+
+def compile_path(path: str) -> re.Pattern[str]:
+    """`/v1/models/{model:path}` -> a regex with named groups (str, path and int params)."""
+    pattern, last = "", 0
+    for m in _PARAM.finditer(path):
+        pattern += re.escape(path[last : m.start()])
+        pattern += f"(?P<{m.group(1)}>{_CONVERTERS[m.group(2) or 'str']})"
+        last = m.end()
+    return re.compile("^" + pattern + re.escape(path[last:]) + "$")
+
+
+class RouteTable:
+    """Enabled routes: static paths in a dict, parametrised paths as compiled regexes."""
+
+    def __init__(self, routes: tuple[Route, ...], prefix: str = "") -> None:
+        self.routes = routes
+        self.prefix = prefix.rstrip("/")
+        self._static: dict[str, dict[str, Route]] = {}
+        self._dynamic: list[tuple[re.Pattern[str], dict[str, Route]]] = []
+        for route in routes:
+            if not route.enabled:
+                continue
+            full = self.prefix + route.path
+            if _PARAM.search(full):
+                pattern = compile_path(full)
+                by_method = next((d for p, d in self._dynamic if p.pattern == pattern.pattern), None)
+                if by_method is None:
+                    by_method = {}
+                    self._dynamic.append((pattern, by_method))
+            else:
+                by_method = self._static.setdefault(full, {})
+            for method in route.methods:
+                by_method.setdefault(method, route)
+                if method == "GET":
+                    by_method.setdefault("HEAD", route)
+
+    def match(self, path: str, method: str) -> RouteMatch | None:
+        """The route for `path` and `method`; None when no path matches.
+
+        Raises MethodNotAllowed (with `Allow`) when the path exists under other methods.
+        """
+        by_method = self._static.get(path)
+        params: Mapping[str, str] = {}
+        if by_method is None:
+            for pattern, candidate in self._dynamic:
+                found = pattern.match(path)
+                if found:
+                    by_method, params = candidate, found.groupdict()
+                    break
+            else:
+                return None
+        route = by_method.get(method)
+        if route is None:
+            allow = ", ".join(sorted(by_method))
+            raise MethodNotAllowed(
+                f"Method {method} is not allowed on {path}; allowed: {allow}.",
+                headers={"Allow": allow},
+            )
+        return RouteMatch(route, params)
+
+
+ErrorTemplate = Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a request needs, compiled once from one consistent set of files."""
+
+    hash: str
+    loaded_at: float
+    sources: tuple[str, ...]
+    settings: Settings
+    routes: RouteTable
+    providers: Mapping[str, Provider]
+    plans: Mapping[str, Plan]
+    aliases: Mapping[str, Plan]
+    default_provider: str | None
+    error_templates: Mapping[str, ErrorTemplate]
+    raw: Mapping[str, Any] = field(repr=False)
+
+    def resolve(self, name: str, model_type: ModelType = "chat") -> Plan:
+        """The plan serving `name`: `PROVIDER/MODEL`, an alias, a bare name or `auto`."""
+        plan = self.plans.get(name)
+        if plan is not None and plan.targets[0].model.type == model_type:
+            return plan
+        if name == "auto":
+            plan = self.plans.get(f"auto:{model_type}")
+            if plan is not None:
+                return plan
+        suggestions = [
+            n for n, p in self.plans.items() if ":" not in n and p.targets[0].model.type == model_type
+        ]
+        raise ModelNotFound(
+            f"The model '{name}' does not exist or is switched off.",
+            param="model",
+            context={"model": name, "suggestions": sorted(suggestions)[:8]},
+        )
+
+    def model_ids(self) -> list[str]:
+        """What `/v1/models` lists: every active `PROVIDER/MODEL`, then the aliases."""
+        ids = [
+            f"{p.name}/{m.id}" for p in self.providers.values() if p.active for m in p.models.values()
+        ]
+        return ids + [a for a in self.aliases if a not in ids]

@@ -1,0 +1,183 @@
+"""The one place upstream calls are made: one aiohttp session per worker, errors mapped.
+
+aiohttp's exceptions never leave this module; callers see the GatewayError tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from engine.errors import (
+    GatewayError,
+    RateLimited,
+    UpstreamFailed,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from engine.sse import EventParser
+
+
+class Upstream:
+    """A pooled HTTP client; `open()` sends a request and returns once headers arrived."""
+
+    def __init__(self, *, read_timeout: float = 300.0) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self.read_timeout = read_timeout
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            json_serialize=lambda o: orjson.dumps(o).decode(),
+            auto_decompress=True,
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        *,
+        provider: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        timeout: float,
+        secret: str | None = None,
+    ) -> UpstreamResponse:
+        """Send a request; wait at most `timeout` seconds for the response headers.
+
+        Non-2xx answers are mapped and raised here, with `secret` scrubbed from messages.
+        """
+        if self._session is None:
+            raise UpstreamFailed("The upstream client is not running.")
+        try:
+            resp = await self._session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=timeout, sock_read=timeout
+                ),
+                allow_redirects=False,
+                max_line_size=1 << 20,
+                max_field_size=1 << 20,
+            )
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise UpstreamTimeout(
+                f"Provider '{provider}' did not answer within {timeout:g} s."
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamFailed(
+                f"Provider '{provider}' could not be reached ({type(exc).__name__})."
+            ) from None
+        answer = UpstreamResponse(resp, provider, self.read_timeout)
+        if resp.status >= 300:
+            await answer.raise_for_status(secret)
+        return answer
+
+
+class UpstreamResponse:
+    """An upstream answer whose body is read whole or as server-sent events."""
+
+    def __init__(self, resp: aiohttp.ClientResponse, provider: str, read_timeout: float) -> None:
+        self._resp = resp
+        self.provider = provider
+        self.status = resp.status
+        self.headers: Mapping[str, str] = resp.headers
+        self.read_timeout = read_timeout
+
+    async def read(self) -> bytes:
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                return await self._resp.read()
+        except TimeoutError:
+            raise UpstreamTimeout(f"Provider '{self.provider}' stopped sending.") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamFailed(
+                f"Provider '{self.provider}' broke off its answer ({type(exc).__name__})."
+            ) from None
+        finally:
+            self._resp.release()
+
+    async def json(self) -> Any:
+        data = await self.read()
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamFailed(f"Provider '{self.provider}' sent a body that is not JSON.") from None
+
+    async def events(self, idle_timeout: float | None = None) -> AsyncIterator[tuple[str, bytes]]:
+        """Yield (event name, data) per SSE event; lines of any length are handled.
+
+        A gap longer than `idle_timeout` between reads raises UpstreamTimeout.
+        """
+        parser = EventParser()
+        idle = idle_timeout or self.read_timeout
+        content = self._resp.content
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(idle):
+                        chunk = await content.readany()
+                except TimeoutError:
+                    raise UpstreamTimeout(
+                        f"Provider '{self.provider}' went silent for {idle:g} s mid-stream."
+                    ) from None
+                if not chunk:
+                    break
+                for event in parser.feed(chunk):
+                    yield event
+            for event in parser.close():
+                yield event
+        except aiohttp.ClientError as exc:
+            raise UpstreamFailed(
+                f"Provider '{self.provider}' broke off its stream ({type(exc).__name__})."
+            ) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the connection at once (the upstream sees the close)."""
+        self._resp.close()
+
+    async def raise_for_status(self, secret: str | None) -> None:
+        try:
+            body = await self.read()
+        except GatewayError:
+            body = b""
+        message = _upstream_message(body) or f"HTTP {self.status}"
+        if secret:
+            message = message.replace(secret, "***")
+        text = f"Provider '{self.provider}' answered {self.status}: {message}"
+        if self.status == 429:
+            retry = self.headers.get("Retry-After", "1")
+            raise RateLimited(text, headers={"Retry-After": retry})
+        if 400 <= self.status < 500:
+            raise UpstreamRejected(text, status=self.status)
+        raise UpstreamFailed(text)
+
+
+def _upstream_message(body: bytes) -> str:
+    """The human part of an upstream error body, whatever its shape."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body[:300].decode("utf-8", "replace").strip()
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("detail") or err)[:1000]
+        if isinstance(err, str):
+            return err[:1000]
+    return str(data)[:300]
