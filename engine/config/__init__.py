@@ -1,0 +1,83 @@
+"""Config files -> one validated dict, or every problem with its file, line and column.
+
+    source = read_sources(Path("."))
+    data = load_config(source, handlers={"chat.completions"}, kinds={"openai"})
+
+`${VAR}` strings are left as written; the compiler resolves them with `resolve_env`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from engine.config import references
+from engine.config.envref import env_refs, resolve_env
+from engine.config.problems import ConfigInvalid, Problem
+from engine.config.schema import load_schema, validate
+from engine.config.sources import MAX_FILE_SIZE, ConfigSource, read_sources
+from engine.config.yamlfile import Document, parse_yaml
+
+__all__ = [
+    "MAX_FILE_SIZE",
+    "ConfigInvalid",
+    "ConfigSource",
+    "Problem",
+    "env_refs",
+    "load_config",
+    "read_sources",
+    "resolve_env",
+]
+
+# The key each file's data has in the result, and the schema it must satisfy.
+FILES = {
+    "routes.yaml": ("routes", True),
+    "providers.yaml": ("providers", True),
+    "config/server.yaml": ("server", False),
+}
+
+
+def load_config(
+    source: ConfigSource, *, handlers: Collection[str], kinds: Collection[str]
+) -> dict[str, Any]:
+    """Parse, schema-check and cross-check every file of `source`.
+
+    Returns {"routes": ..., "providers": ..., "server": ...} (server is {} when the file
+    is absent or empty). Raises ConfigInvalid carrying every problem in every file.
+    """
+    documents = {name: _read(source, name) for name in FILES}
+    routes, providers, server = documents.values()
+    references.check_routes(routes, handlers)
+    references.check_templates(routes)
+    references.check_providers(providers, kinds)
+    # Without parsed providers there is nothing to check default_provider against.
+    declared = providers.data.get("providers") if isinstance(providers.data, dict) else None
+    references.check_server(server, declared if isinstance(declared, dict) else None)
+    problems = [p for doc in documents.values() for p in doc.problems]
+    if problems:
+        raise ConfigInvalid(problems)
+    return {FILES[name][0]: doc.data for name, doc in documents.items()}
+
+
+def _read(source: ConfigSource, name: str) -> Document:
+    """One file parsed, schema-checked and checked for malformed `${` references."""
+    key, required = FILES[name]
+    raw = source.files.get(name)
+    if raw is None and required:
+        document = Document(name)
+        document.add((1, 1), "file not found")
+        return document
+    document = parse_yaml(name, raw or b"")
+    if document.problems and document.data is None:
+        return document  # a syntax error: nothing further can be said
+    if document.data is None:
+        if required:
+            document.add((1, 1), f"file is empty; it needs at least a '{key}' key")
+            return document
+        document.data = {}
+    if not isinstance(document.data, dict):
+        document.add(document.value_at(()), "the top level must be a mapping of keys")
+        return document
+    document.problems.extend(validate(document, load_schema(key)))
+    references.check_references(document)
+    return document

@@ -1,0 +1,170 @@
+"""Checks that span keys or files: names that must point at something declared.
+
+Each check tolerates data of the wrong shape, since the schema has already reported it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from typing import Any
+
+import jinja2
+
+from engine.config.envref import malformed_reference
+from engine.config.yamlfile import Document, Path
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> Iterator[tuple[int, Any]]:
+    return enumerate(value) if isinstance(value, list) else iter(())
+
+
+def _known(names: Collection[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+def check_routes(doc: Document, handlers: Collection[str]) -> None:
+    """Every handler exists; no two enabled routes share a path and method."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, route in _items(_mapping(doc.data).get("routes")):
+        if not isinstance(route, dict):
+            continue
+        handler = route.get("handler")
+        if isinstance(handler, str) and handler not in handlers:
+            path: Path = ("routes", i, "handler")
+            message = f"unknown handler {handler!r} (known: {_known(handlers)})"
+            doc.add(doc.value_at(path), message, path)
+        # Disabled routes may duplicate: keeping an alternative switched off is a toggle.
+        if route.get("enabled") is False or not isinstance(route.get("path"), str):
+            continue
+        methods = route.get("methods", ["GET"])
+        for method in methods if isinstance(methods, list) else []:
+            key = (route["path"], str(method))
+            if key in seen:
+                where: Path = ("routes", i, "path")
+                message = f"route {method} {key[0]} is already declared by routes[{seen[key]}]"
+                doc.add(doc.value_at(where), message, where)
+            else:
+                seen[key] = i
+
+
+def check_providers(doc: Document, kinds: Collection[str]) -> None:
+    """Kinds exist; defaults, aliases and search point at declared names and models."""
+    data = _mapping(doc.data)
+    providers = _mapping(data.get("providers"))
+    for name, provider in providers.items():
+        kind = _mapping(provider).get("kind")
+        if isinstance(kind, str) and kind not in kinds:
+            path: Path = ("providers", name, "kind")
+            message = f"unknown provider kind {kind!r} (known: {_known(kinds)})"
+            doc.add(doc.value_at(path), message, path)
+        _check_model_ids(doc, name, _mapping(provider).get("models"))
+    default = _mapping(data.get("defaults")).get("provider")
+    if isinstance(default, str) and default not in providers:
+        path = ("defaults", "provider")
+        doc.add(doc.value_at(path), _undeclared("provider", default, providers), path)
+    for path, target in _alias_targets(_mapping(data.get("aliases"))):
+        problem = _target_problem(target, providers)
+        if problem:
+            doc.add(doc.value_at(path), problem, path)
+    search = _mapping(data.get("search"))
+    engines = _mapping(search.get("engines"))
+    if isinstance(search.get("default"), str) and search["default"] not in engines:
+        path = ("search", "default")
+        doc.add(doc.value_at(path), _undeclared("search engine", search["default"], engines), path)
+
+
+def check_server(doc: Document, providers: dict[str, Any] | None) -> None:
+    """default_provider names a declared provider; client key names are unique."""
+    data = _mapping(doc.data)
+    default = data.get("default_provider")
+    if providers is not None and isinstance(default, str) and default not in providers:
+        path: Path = ("default_provider",)
+        doc.add(doc.value_at(path), _undeclared("provider", default, providers), path)
+    names: set[str] = set()
+    for i, key in _items(_mapping(data.get("auth")).get("keys")):
+        name = _mapping(key).get("name")
+        if isinstance(name, str) and name in names:
+            path = ("auth", "keys", i, "name")
+            doc.add(doc.value_at(path), f"key name {name!r} is used twice", path)
+        names.add(str(name))
+
+
+def check_references(doc: Document) -> None:
+    """Every `${` in a string opens a well-formed `${NAME}` reference or an escape."""
+    for path, value in _strings(doc.data, ()):
+        if malformed_reference(value):
+            message = "malformed environment reference: write ${NAME} (or $${ for a literal)"
+            doc.add(doc.value_at(path), message, path)
+
+
+def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+
+
+def _undeclared(what: str, name: str, declared: dict[str, Any]) -> str:
+    return f"{what} {name!r} is not declared (declared: {_known(declared)})"
+
+
+def _check_model_ids(doc: Document, provider: str, models: Any) -> None:
+    seen: set[str] = set()
+    for i, model in _items(models):
+        model_id = model if isinstance(model, str) else _mapping(model).get("id")
+        if isinstance(model_id, str) and model_id in seen:
+            path: Path = ("providers", provider, "models", i)
+            doc.add(doc.value_at(path), f"model {model_id!r} is listed twice", path)
+        seen.add(str(model_id))
+
+
+def _alias_targets(aliases: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    """Every PROVIDER/MODEL string in the aliases, short or long form, with its path."""
+    for name, alias in aliases.items():
+        if isinstance(alias, str):
+            yield ("aliases", name), alias
+        for i, item in _items(alias):
+            if isinstance(item, str):
+                yield ("aliases", name, i), item
+        for i, target in _items(_mapping(alias).get("targets")):
+            model = _mapping(target).get("model")
+            if isinstance(model, str):
+                yield ("aliases", name, "targets", i, "model"), model
+
+
+def _target_problem(target: str, providers: dict[str, Any]) -> str | None:
+    provider, slash, model = target.partition("/")
+    if not slash:
+        return None  # the schema reports the missing "/"
+    if provider not in providers:
+        return _undeclared("provider", provider, providers)
+    models = _mapping(providers[provider]).get("models")
+    if isinstance(models, list):
+        ids = {m if isinstance(m, str) else _mapping(m).get("id") for m in models}
+        if model not in ids:
+            listed = ", ".join(sorted(str(i) for i in ids)) or "none"
+            return f"provider {provider!r} does not list model {model!r} (listed: {listed})"
+    return None
+
+
+def check_templates(doc: Document) -> None:
+    """Every error message and footer is a Jinja template that parses."""
+    environment = jinja2.Environment(autoescape=False)
+    for code, error in _mapping(_mapping(doc.data).get("errors")).items():
+        for field in ("message", "footer"):
+            text = _mapping(error).get(field)
+            if not isinstance(text, str):
+                continue
+            try:
+                environment.parse(text)
+            except jinja2.TemplateSyntaxError as exc:
+                path: Path = ("errors", code, field)
+                doc.add(doc.value_at(path), f"template error: {exc.message}", path)

@@ -1,0 +1,64 @@
+"""Read the raw bytes of a config directory, once, so every later step sees one version."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from engine.config.problems import ConfigInvalid, Problem
+
+MAX_FILE_SIZE: int = 1024 * 1024
+REQUIRED_FILES = ("routes.yaml", "providers.yaml")
+OPTIONAL_FILES = ("config/server.yaml",)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSource:
+    """The config files' bytes by relative name, and a hash that changes when any byte does."""
+
+    directory: Path
+    files: Mapping[str, bytes]
+    hash: str
+
+
+def read_sources(directory: Path) -> ConfigSource:
+    """Read routes.yaml, providers.yaml and (if present) config/server.yaml from `directory`.
+
+    Symlinks are followed, so a Kubernetes `..data` swap is read as the new version.
+    Raises ConfigInvalid when a required file is missing or unreadable, or any file is
+    larger than MAX_FILE_SIZE.
+    """
+    files: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    for name in REQUIRED_FILES + OPTIONAL_FILES:
+        path = directory / name
+        try:
+            with path.open("rb") as handle:
+                # One byte past the cap is enough to know the file is too large.
+                raw = handle.read(MAX_FILE_SIZE + 1)
+        except FileNotFoundError:
+            if name in REQUIRED_FILES:
+                problems.append(Problem(name, 1, 1, f"file not found in {directory}"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(name, 1, 1, f"cannot read file: {exc.strerror or exc}"))
+            continue
+        if len(raw) > MAX_FILE_SIZE:
+            problems.append(Problem(name, 1, 1, f"file is larger than {MAX_FILE_SIZE} bytes"))
+            continue
+        files[name] = raw
+    if problems:
+        raise ConfigInvalid(problems)
+    return ConfigSource(directory, MappingProxyType(files), _digest(files))
+
+
+def _digest(files: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        # Lengths keep the boundaries unambiguous: no two file sets hash alike by concatenation.
+        digest.update(f"{name}\0{len(files[name])}\0".encode())
+        digest.update(files[name])
+    return digest.hexdigest()
