@@ -1,0 +1,114 @@
+"""The three targets of the benchmark and the upstream behind them, started on the rig.
+
+(a) the fake upstream itself, (b) Patchbay on the shipped config plus a `bench`
+provider pointing at the fake upstream, (c) the bare Quart passthrough.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from rig import Rig, RigError, Server, free_port, wait_until_serving
+from verify import chat_body
+
+HERE = Path(__file__).resolve().parent
+CHAT_PATH = "/v1/chat/completions"
+SHIPPED_FILES = ("routes.yaml", "providers.yaml", "config/server.yaml")
+# Patchbay resolves the key like any provider secret; it never reaches the client.
+KEY_VARIABLE = "PATCHBAY_BENCH_UPSTREAM_KEY"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server under load and the path wrk posts the chat request to."""
+
+    server: Server
+    path: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url(self.path)
+
+
+def _python(script: str, *args: str) -> list[str]:
+    return [sys.executable, str(HERE / script), *args]
+
+
+def _start_fake_upstream(rig: Rig, name: str, core: int | None) -> Server:
+    port = free_port()
+    server = rig.start(name, _python("upstream.py", "--port", str(port)), port, core=core)
+    wait_until_serving(server, "GET", "/v1/models")
+    return server
+
+
+def start_upstream(rig: Rig, core: int | None) -> str:
+    """The upstream behind (b) and (c), on the load core; returns its base URL."""
+    server = _start_fake_upstream(rig, "upstream", core)
+    return server.url("/v1")
+
+
+def start_direct(rig: Rig, core: int | None) -> Target:
+    """A second fake upstream on the server core, measured directly as (a)."""
+    return Target(_start_fake_upstream(rig, "direct", core), CHAT_PATH)
+
+
+def start_passthrough(rig: Rig, upstream: str, core: int | None) -> tuple[Target, float]:
+    """The bare Quart passthrough; returns it and its seconds to the first 200."""
+    port = free_port()
+    command = _python("passthrough.py", "--port", str(port), "--upstream", upstream)
+    server = rig.start("passthrough", command, port, core=core)
+    seconds = wait_until_serving(server, "POST", CHAT_PATH, chat_body("bench", stream=False))
+    return Target(server, CHAT_PATH), seconds
+
+
+def write_config(repo: Path, into: Path, upstream: str) -> str:
+    """Copy the shipped config into `into`, add the `bench` provider; return base_url."""
+    for name in SHIPPED_FILES:
+        source = repo / name
+        if not source.exists():
+            raise RigError(f"Patchbay's shipped {name} is missing from {repo}")
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, into / name)
+    providers = yaml.safe_load((repo / "providers.yaml").read_text()) or {}
+    providers.setdefault("providers", {})["bench"] = {
+        "kind": "openai",
+        "base_url": upstream,
+        "api_key": "${" + KEY_VARIABLE + "}",
+        "models": ["bench-model"],
+    }
+    (into / "providers.yaml").write_text(yaml.safe_dump(providers, sort_keys=False))
+    server = yaml.safe_load((repo / "config/server.yaml").read_text()) or {}
+    return str(server.get("base_url") or "").rstrip("/")
+
+
+def start_patchbay(
+    rig: Rig, repo: Path, upstream: str, *, core: int | None, request_logging: bool
+) -> tuple[Target, float]:
+    """Patchbay with one worker; returns it and its seconds from spawn to the first 200."""
+    config_dir = rig.workdir / "patchbay-config"
+    base_url = write_config(repo, config_dir, upstream)
+    port = free_port()
+    command = [
+        sys.executable, "-m", "engine", "serve",
+        "--config-dir", str(config_dir),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "1",
+        "--log-level", "warning",
+        "--no-watch",
+    ]  # fmt: skip
+    env = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
+        KEY_VARIABLE: "bench-upstream-key",
+    }
+    if not request_logging:
+        env["PATCHBAY_REQUEST_LOGGING"] = "false"
+    # Patchbay keeps its state directory next to where it runs: not in the repository.
+    server = rig.start("patchbay", command, port, core=core, cwd=config_dir, env=env)
+    seconds = wait_until_serving(server, "GET", f"{base_url}/v1/models")
+    return Target(server, f"{base_url}{CHAT_PATH}"), seconds

@@ -1,0 +1,104 @@
+"""The benchmark's printed result: one table, then memory, start-up and added latency."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from loadgen import Figure
+
+DIRECT, PATCHBAY, PASSTHROUGH = "direct", "patchbay", "passthrough"
+COLUMNS = (
+    (DIRECT, "(a) upstream direct"),
+    (PATCHBAY, "(b) patchbay"),
+    (PASSTHROUGH, "(c) passthrough"),
+)
+CELL = 26
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scenario's median figures, by target."""
+
+    scenario: str
+    figures: Mapping[str, Figure]
+
+    def ratio(self, top: str, bottom: str) -> str:
+        a, b = self.figures.get(top), self.figures.get(bottom)
+        if a is None or b is None or b.requests_per_s == 0:
+            return "-"
+        return f"{a.requests_per_s / b.requests_per_s:.2f}x"
+
+
+@dataclass(frozen=True)
+class Footnotes:
+    """What the table does not hold: memory, start-up, latency at one client, errors."""
+
+    patchbay_rss_mib: tuple[float, float] | None  # (worker, all processes)
+    passthrough_rss_mib: float | None
+    patchbay_startup_s: float | None
+    passthrough_startup_s: float | None
+    errors: Sequence[str]
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f}ms" if value < 10 else f"{value:.1f}ms"
+
+
+def _cell(figure: Figure | None) -> str:
+    if figure is None:
+        return "-".center(CELL)
+    rate = f"{figure.requests_per_s:,.0f}"
+    return f"{rate:>8} {_ms(figure.p50_ms):>8} {_ms(figure.p99_ms):>8}"
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    """Rows per scenario; req/s, p50 and p99 per target; then b/a and b/c on req/s."""
+    width = max(len("scenario"), *(len(row.scenario) for row in rows))
+    head = " | ".join(f"{label:^{CELL}}" for _, label in COLUMNS)
+    units = " | ".join(f"{'req/s':>8} {'p50':>8} {'p99':>8}" for _ in COLUMNS)
+    lines = [
+        f"{'scenario':<{width}} | {head} | {'b/a':>6} | {'b/c':>6}",
+        f"{'':<{width}} | {units} | {'':>6} | {'':>6}",
+    ]
+    lines.append("-" * len(lines[0]))
+    for row in rows:
+        cells = " | ".join(_cell(row.figures.get(key)) for key, _ in COLUMNS)
+        lines.append(
+            f"{row.scenario:<{width}} | {cells} | "
+            f"{row.ratio(PATCHBAY, DIRECT):>6} | {row.ratio(PATCHBAY, PASSTHROUGH):>6}"
+        )
+    return "\n".join(lines)
+
+
+def added_latency(row: Row, target: str) -> str:
+    """p50 of `target` minus p50 of the upstream direct, at one client."""
+    proxied, direct = row.figures.get(target), row.figures.get(DIRECT)
+    if proxied is None or direct is None:
+        return "-"
+    return f"{proxied.p50_ms - direct.p50_ms:+.3f} ms"
+
+
+def render_footnotes(notes: Footnotes, latency_row: Row | None) -> str:
+    lines = []
+    if notes.patchbay_rss_mib is not None:
+        worker, total = notes.patchbay_rss_mib
+        lines.append(f"patchbay RSS after the run: {worker:.1f} MiB worker, {total:.1f} MiB all")
+    if notes.passthrough_rss_mib is not None:
+        lines.append(f"passthrough RSS after the run: {notes.passthrough_rss_mib:.1f} MiB")
+    if notes.patchbay_startup_s is not None:
+        lines.append(f"patchbay start-up to first 200: {notes.patchbay_startup_s:.2f} s (median)")
+    if notes.passthrough_startup_s is not None:
+        lines.append(f"passthrough start-up to first 200: {notes.passthrough_startup_s:.2f} s")
+    if latency_row is not None:
+        lines.append(
+            "added latency at 1 client (p50 minus direct): "
+            f"patchbay {added_latency(latency_row, PATCHBAY)}, "
+            f"passthrough {added_latency(latency_row, PASSTHROUGH)}"
+        )
+    if notes.errors:
+        lines.append(f"!!! {len(notes.errors)} RUNS HAD REQUEST ERRORS !!!")
+        lines.extend(f"!!!   {error}" for error in notes.errors)
+    else:
+        lines.append("errors: none (no non-2xx, no socket errors)")
+    return "\n".join(lines)

@@ -1,0 +1,208 @@
+"""Patchbay's benchmark, one command: python bench/run.py [--quick] [--profile SECONDS]
+
+Starts a fast fake upstream, Patchbay (one worker, the shipped config plus a `bench`
+provider) and the bare Quart passthrough, drives each with wrk in alternating runs,
+and prints one table (req/s, p50, p99 per target, ratios), Patchbay's RSS, start-up
+time and added latency at one client. Every process it starts is stopped by PID at
+the end, also on Ctrl-C or error. Exit status 1 when any request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from gateway import Target, start_direct, start_passthrough, start_patchbay, start_upstream
+from hotspots import profile_under_load
+from loadgen import Figure, LoadError, LoadGenerator, Sample, Scenario
+from report import DIRECT, PASSTHROUGH, PATCHBAY, Footnotes, Row, render_footnotes, render_table
+from rig import LOAD_CORE, SERVER_CORE, Rig, RigError, descendants, pinning_available, rss_kib
+from verify import WrongAnswer, check_completion, check_stream
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = "bench/bench-model"
+SCENARIOS = (
+    Scenario("chat c=32", stream=False, connections=32),
+    Scenario("chat c=128", stream=False, connections=128),
+    Scenario("stream c=32", stream=True, connections=32),
+)
+LATENCY = Scenario("chat c=1", stream=False, connections=1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how often each figure is measured."""
+
+    duration: float
+    warmup: float
+    repeats: int
+    startup_runs: int
+    profile: float
+
+
+@dataclass
+class Bench:
+    """The running targets and the load generator; collects every error it sees."""
+
+    targets: dict[str, Target]
+    load: LoadGenerator
+    errors: list[str] = field(default_factory=list)
+
+    def sample(self, key: str, scenario: Scenario, duration: float) -> Sample:
+        sample = self.load.run(self.targets[key].url, scenario, duration)
+        if sample.errors:
+            message = f"{key} {scenario.name}: {sample.describe_errors()}"
+            print(f"!!! REQUEST ERRORS: {message}", file=sys.stderr)
+            self.errors.append(message)
+        return sample
+
+    def measure(self, scenario: Scenario, plan: Plan) -> Row:
+        """Warm each target up, then alternate a, b, c runs `plan.repeats` times."""
+        if plan.warmup > 0:
+            for key in self.targets:
+                self.sample(key, scenario, plan.warmup)
+        samples: dict[str, list[Sample]] = {key: [] for key in self.targets}
+        for repeat in range(plan.repeats):
+            for key in self.targets:
+                sample = self.sample(key, scenario, plan.duration)
+                samples[key].append(sample)
+                print(
+                    f"  {scenario.name:<12} run {repeat + 1}/{plan.repeats} {key:<12}"
+                    f"{sample.requests_per_s:>9,.0f} req/s  p50 {sample.p50_ms:.2f} ms",
+                    file=sys.stderr,
+                )
+        return Row(scenario.name, {key: Figure.median_of(s) for key, s in samples.items()})
+
+    def verify(self) -> None:
+        for key, target in self.targets.items():
+            try:
+                check_completion(target.server.port, target.path, MODEL, self.load.api_key)
+                check_stream(target.server.port, target.path, MODEL, self.load.api_key)
+            except WrongAnswer as exc:
+                raise RigError(f"{key} answers wrongly: {exc}") from None
+
+
+def parse_args() -> tuple[argparse.Namespace, Plan]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 s, one repeat")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per figure")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the table, profile Patchbay with py-spy under load",
+    )
+    parser.add_argument(
+        "--no-patchbay", action="store_true", help="measure only the upstream and the passthrough"
+    )
+    parser.add_argument(
+        "--no-request-logging",
+        action="store_true",
+        help="run Patchbay with request_logging off (default: as shipped)",
+    )
+    parser.add_argument("--api-key", default="", help="bearer key, if the shipped config needs one")
+    args = parser.parse_args()
+    if args.quick:
+        plan = Plan(duration=1, warmup=0, repeats=1, startup_runs=1, profile=args.profile)
+    else:
+        plan = Plan(args.duration, args.warmup, max(1, args.repeats), 3, args.profile)
+    return args, plan
+
+
+def start_targets(
+    rig: Rig, args: argparse.Namespace, plan: Plan, pin: bool
+) -> tuple[dict[str, Target], dict[str, float]]:
+    """Start the upstreams, Patchbay and the passthrough; return them and start-up times."""
+    server_core, load_core = (SERVER_CORE, LOAD_CORE) if pin else (None, None)
+    upstream = start_upstream(rig, core=load_core)
+    targets = {DIRECT: start_direct(rig, core=server_core)}
+    startups: dict[str, float] = {}
+    if not args.no_patchbay:
+        times = []
+        for attempt in range(plan.startup_runs):
+            patchbay, seconds = start_patchbay(
+                rig, REPO, upstream, core=server_core, request_logging=not args.no_request_logging
+            )
+            times.append(seconds)
+            if attempt + 1 < plan.startup_runs:
+                rig.stop(patchbay.server)
+        targets[PATCHBAY] = patchbay
+        startups[PATCHBAY] = statistics.median(times)
+    targets[PASSTHROUGH], startups[PASSTHROUGH] = start_passthrough(rig, upstream, core=server_core)
+    return targets, startups
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(largest single process, sum over the process and its descendants) in MiB."""
+    sizes = [rss_kib(p) for p in (pid, *descendants(pid))]
+    return max(sizes) / 1024, sum(sizes) / 1024
+
+
+def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
+    pin = pinning_available()
+    print(
+        f"pinning: {'servers on core 0, wrk and upstream on core 1' if pin else 'off'}",
+        file=sys.stderr,
+    )
+    targets, startups = start_targets(rig, args, plan, pin)
+    bench = Bench(targets, LoadGenerator(MODEL, LOAD_CORE if pin else None, args.api_key))
+    bench.verify()
+    rows = [bench.measure(scenario, plan) for scenario in SCENARIOS]
+    latency_row = bench.measure(LATENCY, plan)
+    patchbay = targets.get(PATCHBAY)
+    notes = Footnotes(
+        patchbay_rss_mib=rss_mib(patchbay.server.pid) if patchbay else None,
+        passthrough_rss_mib=rss_mib(targets[PASSTHROUGH].server.pid)[1],
+        patchbay_startup_s=startups.get(PATCHBAY),
+        passthrough_startup_s=startups.get(PASSTHROUGH),
+        errors=bench.errors,
+    )
+    print()
+    print(render_table([*rows, latency_row]))
+    print()
+    print(render_footnotes(notes, latency_row))
+    if plan.profile > 0 and patchbay is not None:
+        print()
+        print(profile_under_load(patchbay, bench.load, SCENARIOS, plan.profile, rig.workdir))
+    return 1 if bench.errors else 0
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    args, plan = parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    rig = Rig(Path(tempfile.mkdtemp(prefix="patchbay-bench-")))
+    failed = True
+    try:
+        status = benchmark(rig, args, plan)
+        failed = False
+        return status
+    except (RigError, LoadError) as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        rig.stop_all()
+        if failed:
+            print(f"logs kept in {rig.workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(rig.workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
