@@ -18,6 +18,9 @@ class GatewayError(Exception):
     status: ClassVar[int] = 500
     type: ClassVar[str] = "api_error"
     code: ClassVar[str | None] = None
+    # Which routing-policy failure class this is ("connect", "timeout", "429", "5xx",
+    # "4xx"); None for failures of the client's own request, which never fall through.
+    failure: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -32,10 +35,11 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.param = param
+        # Per-instance overrides of the class defaults (e.g. a relayed upstream status).
         if code is not None:
-            self.code = code
+            self.code = code  # type: ignore[misc]
         if status is not None:
-            self.status = status
+            self.status = status  # type: ignore[misc]
         self.headers: dict[str, str] = dict(headers or {})
         # Values an error template in routes.yaml may use, e.g. {{ model }}.
         self.context: dict[str, Any] = dict(context or {})
@@ -84,6 +88,7 @@ class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+    failure = "429"
 
 
 class UpstreamRejected(GatewayError):
@@ -91,12 +96,19 @@ class UpstreamRejected(GatewayError):
 
     type = "invalid_request_error"
     code = "upstream_rejected"
+    failure = "4xx"
 
 
 class UpstreamFailed(GatewayError):
     status = 502
     type = "api_error"
     code = "upstream_error"
+    failure = "5xx"
+
+
+class UpstreamUnreachable(UpstreamFailed):
+    code = "upstream_unreachable"
+    failure = "connect"
 
 
 class NoProviderAvailable(GatewayError):
@@ -109,19 +121,22 @@ class UpstreamTimeout(GatewayError):
     status = 504
     type = "api_error"
     code = "upstream_timeout"
+    failure = "timeout"
 
 
-def error_payload(err: GatewayError, message: str | None = None) -> dict[str, Any]:
-    """OpenAI's error object for `err`; `message` overrides the exception's own text."""
+def error_payload(
+    err: GatewayError, message: str | None = None, type_: str | None = None
+) -> dict[str, Any]:
+    """OpenAI's error object for `err`; a routes.yaml template may override message and type."""
     return {
         "error": {
             "message": err.message if message is None else message,
-            "type": err.type,
+            "type": err.type if type_ is None else type_,
             "param": err.param,
             "code": err.code,
         }
     }
 
 
-def error_body(err: GatewayError, message: str | None = None) -> bytes:
-    return orjson.dumps(error_payload(err, message))
+def error_body(err: GatewayError, message: str | None = None, type_: str | None = None) -> bytes:
+    return orjson.dumps(error_payload(err, message, type_))

@@ -119,7 +119,9 @@ def _check(settings: Settings) -> None:
     if settings.workers < 1:
         raise SettingError(f"workers: must be at least 1, got {settings.workers}")
     if settings.log_level not in LOG_LEVELS:
-        raise SettingError(f"log_level: {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+        raise SettingError(
+            f"log_level: {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"
+        )
     if settings.base_url and not settings.base_url.startswith("/"):
         raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
     if settings.max_request_size < 1 or settings.request_timeout <= 0:
@@ -146,7 +148,9 @@ def resolve_settings(
         elif overrides.get(name) is not None:
             values[name] = _parse(f"--{name.replace('_', '-')}", annotation, overrides[name])
         elif ENV_PREFIX + name.upper() in environ:
-            values[name] = _parse(ENV_PREFIX + name.upper(), annotation, environ[ENV_PREFIX + name.upper()])
+            values[name] = _parse(
+                ENV_PREFIX + name.upper(), annotation, environ[ENV_PREFIX + name.upper()]
+            )
         elif name in file_values:
             value = file_values[name]
             values[name] = tuple(value) if isinstance(value, list) else value

@@ -85,6 +85,14 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """providers.yaml `defaults` that govern attempts: retries and the overall deadline."""
+
+    retries: int = 1
+    deadline: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     path: str
     methods: frozenset[str]
@@ -126,7 +134,9 @@ class RouteTable:
             full = self.prefix + route.path
             if _PARAM.search(full):
                 pattern = compile_path(full)
-                by_method = next((d for p, d in self._dynamic if p.pattern == pattern.pattern), None)
+                by_method = next(
+                    (d for p, d in self._dynamic if p.pattern == pattern.pattern), None
+                )
                 if by_method is None:
                     by_method = {}
                     self._dynamic.append((pattern, by_method))
@@ -162,7 +172,13 @@ class RouteTable:
         return RouteMatch(route, params)
 
 
-ErrorTemplate = Callable[[Mapping[str, Any]], str]
+@dataclass(frozen=True, slots=True)
+class ErrorTemplate:
+    """A routes.yaml error template: status and type, and the message rendered from context."""
+
+    status: int
+    type: str
+    render: Callable[[Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +195,7 @@ class Snapshot:
     aliases: Mapping[str, Plan]
     default_provider: str | None
     error_templates: Mapping[str, ErrorTemplate]
+    policy: Policy
     raw: Mapping[str, Any] = field(repr=False)
 
     def resolve(self, name: str, model_type: ModelType = "chat") -> Plan:
@@ -191,7 +208,7 @@ class Snapshot:
             if plan is not None:
                 return plan
         suggestions = [
-            n for n, p in self.plans.items() if ":" not in n and p.targets[0].model.type == model_type
+            n for n in self.model_ids() if self.plans[n].targets[0].model.type == model_type
         ]
         raise ModelNotFound(
             f"The model '{name}' does not exist or is switched off.",
@@ -202,6 +219,9 @@ class Snapshot:
     def model_ids(self) -> list[str]:
         """What `/v1/models` lists: every active `PROVIDER/MODEL`, then the aliases."""
         ids = [
-            f"{p.name}/{m.id}" for p in self.providers.values() if p.active for m in p.models.values()
+            f"{p.name}/{m.id}"
+            for p in self.providers.values()
+            if p.active
+            for m in p.models.values()
         ]
         return ids + [a for a in self.aliases if a not in ids]

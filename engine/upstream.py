@@ -18,6 +18,7 @@ from engine.errors import (
     UpstreamFailed,
     UpstreamRejected,
     UpstreamTimeout,
+    UpstreamUnreachable,
 )
 from engine.sse import EventParser
 
@@ -66,9 +67,7 @@ class Upstream:
                 url,
                 data=body,
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=timeout, sock_read=timeout
-                ),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
                 allow_redirects=False,
                 max_line_size=1 << 20,
                 max_field_size=1 << 20,
@@ -78,7 +77,7 @@ class Upstream:
                 f"Provider '{provider}' did not answer within {timeout:g} s."
             ) from None
         except aiohttp.ClientError as exc:
-            raise UpstreamFailed(
+            raise UpstreamUnreachable(
                 f"Provider '{provider}' could not be reached ({type(exc).__name__})."
             ) from None
         answer = UpstreamResponse(resp, provider, self.read_timeout)
@@ -115,7 +114,9 @@ class UpstreamResponse:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise UpstreamFailed(f"Provider '{self.provider}' sent a body that is not JSON.") from None
+            raise UpstreamFailed(
+                f"Provider '{self.provider}' sent a body that is not JSON."
+            ) from None
 
     async def events(self, idle_timeout: float | None = None) -> AsyncIterator[tuple[str, bytes]]:
         """Yield (event name, data) per SSE event; lines of any length are handled.
@@ -156,16 +157,35 @@ class UpstreamResponse:
             body = await self.read()
         except GatewayError:
             body = b""
-        message = _upstream_message(body) or f"HTTP {self.status}"
-        if secret:
-            message = message.replace(secret, "***")
-        text = f"Provider '{self.provider}' answered {self.status}: {message}"
-        if self.status == 429:
-            retry = self.headers.get("Retry-After", "1")
-            raise RateLimited(text, headers={"Retry-After": retry})
-        if 400 <= self.status < 500:
-            raise UpstreamRejected(text, status=self.status)
-        raise UpstreamFailed(text)
+        raise upstream_error(self.provider, self.status, body, secret, self.headers)
+
+
+def upstream_error(
+    provider: str,
+    status: int,
+    body: bytes,
+    secret: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> GatewayError:
+    """The GatewayError for an upstream's non-2xx answer, with `secret` scrubbed."""
+    message = _upstream_message(body) or f"HTTP {status}"
+    if secret:
+        message = message.replace(secret, "***")
+    text = f"Provider '{provider}' answered {status}: {message}"
+    if status == 429:
+        retry = (headers or {}).get("Retry-After", "1")
+        return RateLimited(text, headers={"Retry-After": retry})
+    if 400 <= status < 500:
+        return UpstreamRejected(text, status=status)
+    return UpstreamFailed(text)
+
+
+def upstream_error_from_event(provider: str, data: bytes, secret: str | None) -> GatewayError:
+    """The GatewayError for an `error` event an upstream sent mid-stream."""
+    message = _upstream_message(data) or "error event"
+    if secret:
+        message = message.replace(secret, "***")
+    return UpstreamFailed(f"Provider '{provider}' failed mid-stream: {message}")
 
 
 def _upstream_message(body: bytes) -> str:

@@ -1,0 +1,56 @@
+"""The Quart application: lifecycle, pages, and the front door for the API routes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, Response
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import GatewayError, MethodNotAllowed, NotFound, error_body
+from engine.front import Front
+from engine.logs import configure_logging
+from engine.runtime import Runtime
+
+
+def create_app(
+    config_dir: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Quart:
+    """The ASGI app for `config_dir` (default: $PATCHBAY_CONFIG_DIR, else the cwd).
+
+    `overrides` are settings with command-line precedence (e.g. `base_url="/api"`).
+    Raises ConfigInvalid when the config is invalid and no last good config exists.
+    """
+    env = dict(os.environ if environ is None else environ)
+    directory = Path(config_dir or env.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
+    runtime = Runtime(directory, environ=env, overrides=overrides)
+    configure_logging(runtime.snapshot.settings.log_level)
+    app = Quart(__name__)
+    app.config["PATCHBAY_RUNTIME"] = runtime
+
+    @app.before_serving
+    async def start() -> None:
+        await runtime.start()
+
+    @app.after_serving
+    async def stop() -> None:
+        await runtime.stop()
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        err: GatewayError
+        if exc.code == 405:
+            err = MethodNotAllowed(f"Method not allowed: {exc.description}")
+        else:
+            err = NotFound("No route matches this path.")
+        return Response(error_body(err), status=err.status, content_type="application/json")
+
+    # The API routes take the plain-ASGI front door; Quart serves what they do not match.
+    app.asgi_app = Front(runtime, app.asgi_app)  # type: ignore[method-assign, assignment, arg-type]
+    return app

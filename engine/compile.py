@@ -1,0 +1,236 @@
+"""Validated config dict -> frozen Snapshot: routes, providers, plans, error templates.
+
+Everything a request needs is decided here once: secrets resolved, adapters built,
+every addressable model name mapped to its Plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from engine.config import ConfigSource, resolve_env
+from engine.providers import KINDS
+from engine.render import MessageRenderer, compile_message
+from engine.settings import Auth, ClientKey, resolve_settings
+from engine.snapshot import (
+    ErrorTemplate,
+    Model,
+    Plan,
+    Policy,
+    Provider,
+    ProviderStatus,
+    Route,
+    RouteTable,
+    Snapshot,
+    Target,
+)
+
+MODEL_TYPES = ("chat", "image", "embedding")
+
+
+def compile_snapshot(
+    source: ConfigSource,
+    data: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any],
+    discovered: Mapping[str, tuple[str, ...]] | None = None,
+) -> Snapshot:
+    """Build the Snapshot for validated `data`; `discovered` holds `models: discover` lists."""
+    settings = resolve_settings(_server_values(data["server"], environ), environ, overrides)
+    providers_file = data["providers"]
+    defaults = providers_file.get("defaults", {})
+    providers = {
+        name: _provider(name, spec, defaults, environ, (discovered or {}).get(name, ()))
+        for name, spec in providers_file.get("providers", {}).items()
+    }
+    adapters = {name: KINDS[p.kind](p) for name, p in providers.items()}
+    default_provider = settings.default_provider or defaults.get("provider")
+    plans = _direct_plans(providers, adapters, default_provider)
+    aliases = _alias_plans(providers_file.get("aliases", {}), plans)
+    routes = tuple(
+        Route(
+            path=r["path"],
+            methods=frozenset(m.upper() for m in r.get("methods", ["GET"])),
+            handler=r["handler"],
+            enabled=r.get("enabled", True),
+        )
+        for r in data["routes"].get("routes", [])
+    )
+    return Snapshot(
+        hash=source.hash,
+        loaded_at=time.time(),
+        sources=tuple(sorted(source.files)),
+        settings=settings,
+        routes=RouteTable(routes, settings.base_url),
+        providers=providers,
+        plans={**plans, **aliases},
+        aliases=aliases,
+        default_provider=default_provider,
+        error_templates=_error_templates(data["routes"].get("errors", {})),
+        policy=Policy(
+            retries=int(defaults.get("retries", 1)),
+            deadline=float(defaults.get("deadline", 120)),
+        ),
+        raw=data,
+    )
+
+
+def _server_values(server: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """server.yaml with `${VAR}` strings resolved and client keys stored as digests."""
+    values = {k: _resolved(v, environ) for k, v in server.items() if k != "auth"}
+    auth = server.get("auth", {})
+    keys = []
+    for entry in auth.get("keys", []):
+        digest = entry.get("sha256")
+        if digest is None:
+            secret = resolve_env(entry["key"], environ)
+            if secret is None:
+                continue  # an unset key variable disables that key, like a provider's
+            digest = hashlib.sha256(secret.encode()).hexdigest()
+        keys.append(
+            ClientKey(
+                name=entry["name"],
+                sha256=digest,
+                models=tuple(entry.get("models", ())),
+                rpm=entry.get("rpm"),
+                tpm=entry.get("tpm"),
+            )
+        )
+    admin = auth.get("admin_key")
+    values["auth"] = Auth(
+        required=auth.get("required", False),
+        admin_key=resolve_env(admin, environ) if admin else None,
+        keys=tuple(keys),
+    )
+    return values
+
+
+def _resolved(value: Any, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return resolve_env(value, environ)
+    if isinstance(value, dict):
+        return {k: _resolved(v, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, environ) for v in value]
+    return value
+
+
+def _provider(
+    name: str,
+    spec: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    environ: Mapping[str, str],
+    discovered: tuple[str, ...],
+) -> Provider:
+    api_key = resolve_env(spec["api_key"], environ) if "api_key" in spec else None
+    base_url = resolve_env(spec.get("base_url", ""), environ)
+    status: ProviderStatus = "active"
+    if not spec.get("enabled", True):
+        status = "disabled"
+    elif ("api_key" in spec and api_key is None) or base_url is None:
+        status = "missing_key"
+    declared = spec.get("models", [])
+    discover = declared == "discover"
+    entries = [{"id": m} for m in discovered] if discover else declared
+    models = {}
+    for entry in entries:
+        item: dict[str, Any] = {"id": entry} if isinstance(entry, str) else entry
+        model = Model(item["id"], item.get("type", "chat"))
+        models[model.id] = model
+    options = {k: v for k, v in spec.items() if k not in _PROVIDER_FIELDS}
+    return Provider(
+        name=name,
+        kind=spec["kind"],
+        status=status,
+        base_url=(base_url or "").rstrip("/"),
+        api_key=api_key,
+        timeout=float(spec.get("timeout", defaults.get("timeout", 60))),
+        models=models,
+        discover=discover,
+        local=bool(spec.get("local", False)),
+        options={k: _resolved(v, environ) for k, v in options.items()},
+    )
+
+
+_PROVIDER_FIELDS = {"kind", "base_url", "api_key", "enabled", "timeout", "models", "local"}
+
+
+def _direct_plans(
+    providers: Mapping[str, Provider],
+    adapters: Mapping[str, Any],
+    default_provider: str | None,
+) -> dict[str, Plan]:
+    """`PROVIDER/MODEL`, bare names and `auto:<type>` for every active provider."""
+    plans: dict[str, Plan] = {}
+    serving: dict[str, list[Target]] = {}
+    for provider in providers.values():
+        if not provider.active:
+            continue
+        for model in provider.models.values():
+            target = Target(provider, model, adapters[provider.name])
+            plans[target.public_id] = _single(target.public_id, target)
+            serving.setdefault(model.id, []).append(target)
+    for bare, targets in serving.items():
+        chosen = [t for t in targets if t.provider.name == default_provider] or targets
+        if len(chosen) == 1 and bare not in plans:
+            plans[bare] = _single(bare, chosen[0])
+    for model_type in MODEL_TYPES:
+        # `auto` is the default provider's first model of the type, else the first active one.
+        candidates = sorted(
+            (p for p in plans.values() if "/" in p.name and p.targets[0].model.type == model_type),
+            key=lambda p: p.targets[0].provider.name != default_provider,
+        )
+        if candidates:
+            plans[f"auto:{model_type}"] = _single("auto", candidates[0].targets[0])
+    return plans
+
+
+def _single(name: str, target: Target) -> Plan:
+    return Plan(name=name, targets=(target,), weights=(1.0,))
+
+
+def _alias_plans(aliases: Mapping[str, Any], plans: Mapping[str, Plan]) -> dict[str, Plan]:
+    """Aliases over active targets only; an alias with none left is not served."""
+    compiled: dict[str, Plan] = {}
+    for name, spec in aliases.items():
+        if isinstance(spec, str):
+            spec = {"targets": [{"model": spec}]}
+        elif isinstance(spec, list):
+            spec = {"targets": [{"model": m} for m in spec]}
+        live = [
+            (plans[t["model"]].targets[0], t.get("weight", 1))
+            for t in spec["targets"]
+            if t["model"] in plans
+        ]
+        if not live:
+            continue
+        extra = {"fallback_on": frozenset(spec["fallback_on"])} if "fallback_on" in spec else {}
+        compiled[name] = Plan(
+            name=name,
+            targets=tuple(t for t, _ in live),
+            weights=tuple(float(w) for _, w in live),
+            strategy=spec.get("strategy", "fallback"),
+            **extra,
+        )
+    return compiled
+
+
+def _error_templates(errors: Mapping[str, Any]) -> dict[str, ErrorTemplate]:
+    templates = {}
+    for code, spec in errors.items():
+        message = compile_message(spec["message"])
+        footer = compile_message(spec["footer"]) if "footer" in spec else None
+        templates[code] = ErrorTemplate(
+            status=spec["status"], type=spec["type"], render=_joined(message, footer)
+        )
+    return templates
+
+
+def _joined(message: MessageRenderer, footer: MessageRenderer | None) -> MessageRenderer:
+    if footer is None:
+        return message
+    return lambda context: f"{message(context)} {footer(context)}"

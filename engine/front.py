@@ -1,0 +1,185 @@
+"""The front door: plain ASGI for every route in routes.yaml, the Quart app for the rest.
+
+The API surface is served here without framework layers (it is the hot path); pages
+and anything no route matches fall through to the Quart app underneath.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from engine.errors import GatewayError, NotFound, RequestTooLarge, error_body
+from engine.http import Request, Response, Stream
+from engine.runtime import Runtime
+from engine.snapshot import Snapshot
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("patchbay.access")
+
+
+class BodyTooLarge(Exception):
+    """Internal signal: the body passed max_request_size while being read."""
+
+
+def render_error(err: GatewayError, snapshot: Snapshot | None) -> Response:
+    """The one renderer: a GatewayError -> OpenAI's error JSON, via routes.yaml templates."""
+    template = snapshot.error_templates.get(err.code or "") if snapshot else None
+    headers = dict(err.headers)
+    if template is None:
+        return Response(error_body(err), err.status, headers)
+    context = {"message": err.message, "param": err.param, "code": err.code, **err.context}
+    payload = error_body(err, template.render(context), template.type)
+    return Response(payload, template.status, headers)
+
+
+class Front:
+    """ASGI callable that dispatches on the live snapshot's RouteTable."""
+
+    def __init__(self, runtime: Runtime, fallback: ASGIApp) -> None:
+        self.runtime = runtime
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        snapshot = self.runtime.snapshot  # read once: this request lives on this snapshot
+        method: str = scope["method"]
+        path: str = scope["path"]
+        request_id = _request_id(scope)
+        started = time.perf_counter()
+        try:
+            found = snapshot.routes.match(path, method)
+        except GatewayError as err:
+            await self._send(send, render_error(err, snapshot), request_id, method)
+            return
+        if found is None:
+            await self.fallback(scope, receive, _with_request_id(send, request_id))
+            return
+        reply: Response | Stream
+        try:
+            body = await _read_body(scope, receive, snapshot.settings.max_request_size)
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            req = Request(
+                method,
+                path,
+                scope.get("query_string", b""),
+                headers,
+                body,
+                found.params,
+                snapshot,
+                self.runtime,
+                request_id,
+            )
+            handler = self.runtime.handlers[found.route.handler]
+            reply = await handler(req)
+        except BodyTooLarge:
+            limit = snapshot.settings.max_request_size
+            reply = render_error(
+                RequestTooLarge(f"The request body exceeds {limit} bytes."), snapshot
+            )
+        except GatewayError as err:
+            reply = render_error(err, snapshot)
+        if isinstance(reply, Stream):
+            await self._stream(send, receive, reply, request_id)
+        else:
+            await self._send(send, reply, request_id, method)
+        if snapshot.settings.request_logging:
+            log.info(
+                "%s %s %s %.1fms id=%s",
+                method,
+                path,
+                reply.status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )
+
+    async def _send(self, send: Send, reply: Response, request_id: str, method: str) -> None:
+        headers = [
+            (b"content-type", reply.content_type.encode()),
+            (b"content-length", str(len(reply.body)).encode()),
+            (b"x-request-id", request_id.encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        body = b"" if method == "HEAD" else reply.body
+        await send({"type": "http.response.body", "body": body})
+
+    async def _stream(self, send: Send, receive: Receive, reply: Stream, request_id: str) -> None:
+        """Relay events until done or until the client goes away (then the upstream is closed)."""
+        headers = [
+            (b"content-type", reply.content_type.encode()),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+            (b"x-request-id", request_id.encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        pump = asyncio.ensure_future(_pump(send, reply))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, gone):
+                task.cancel()
+            await asyncio.gather(pump, gone, return_exceptions=True)
+            await reply.events.aclose()  # type: ignore[attr-defined]
+
+
+async def _pump(send: Send, reply: Stream) -> None:
+    async for event in reply.events:
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise NotFound("The client went away.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and 0 < len(value) <= 128:
+            return str(value.decode("latin-1"))
+    return uuid.uuid4().hex
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [
+                *message.get("headers", []),
+                (b"x-request-id", request_id.encode()),
+            ]
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,27 @@
+"""The handler table: names that routes.yaml may use, one module per API family."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from engine.handlers import health, models
+from engine.handlers.chat import ChatCompletions
+from engine.http import Handler
+
+
+def handler_table() -> Mapping[str, Handler]:
+    """A fresh read-only table (handlers may hold compiled schemas)."""
+    return MappingProxyType(
+        {
+            "chat.completions": ChatCompletions(),
+            "models.list": models.list_models,
+            "models.get": models.get_model,
+            "providers.list": models.list_providers,
+            "health.live": health.live,
+            "health.ready": health.ready,
+        }
+    )
+
+
+HANDLER_NAMES = frozenset(handler_table())

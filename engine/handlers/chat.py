@@ -1,0 +1,60 @@
+"""POST /v1/chat/completions: validate, resolve, dispatch, relay (JSON or SSE)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from engine.config.instance import instance_validator
+from engine.dispatch import dispatch, plan_for
+from engine.errors import GatewayError, InvalidRequest
+from engine.handlers.schemas import CHAT_REQUEST
+from engine.http import Request, Response, Stream
+from engine.providers.base import Call, ProviderKind
+from engine.sse import DONE, error_event, frame
+
+
+class ChatCompletions:
+    """The handler; the request schema is compiled once, at import of the handler table."""
+
+    def __init__(self) -> None:
+        self.check = instance_validator(CHAT_REQUEST)
+
+    async def __call__(self, req: Request) -> Response | Stream:
+        body = req.json()
+        problem = self.check(body)
+        if problem is not None:
+            raise InvalidRequest(problem[1], param=problem[0])
+        plan = plan_for(req, body, "chat")
+        if not body.get("stream"):
+            reply, served = await dispatch(req, plan, body, lambda kind, call: kind.chat(call))
+            return Response(reply, headers=served.headers())
+        (first, rest), served = await dispatch(req, plan, body, _open_stream)
+        return Stream(_events(first, rest), headers=served.headers())
+
+
+async def _open_stream(kind: ProviderKind, call: Call) -> tuple[bytes | None, AsyncIterator[bytes]]:
+    """Open the upstream stream and wait for its first chunk, so early failures can fall back."""
+    chunks = await kind.chat_stream(call)
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        return None, chunks
+    except GatewayError:
+        await chunks.aclose()  # type: ignore[attr-defined]
+        raise
+    return first, chunks
+
+
+async def _events(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Frame chunks as SSE; a failure after the first byte becomes an error event."""
+    try:
+        if first is not None:
+            yield frame(first)
+            async for chunk in rest:
+                yield frame(chunk)
+    except GatewayError as err:
+        yield error_event(err)
+        return
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+    yield DONE

@@ -1,0 +1,36 @@
+"""GET /v1/models, /v1/models/{model:path} and /v1/providers, read from the snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import ModelNotFound
+from engine.http import Request, Response
+from engine.snapshot import Snapshot
+
+
+def _model_object(snapshot: Snapshot, model_id: str) -> dict[str, Any]:
+    alias = snapshot.aliases.get(model_id)
+    owner = "patchbay" if alias is not None else model_id.split("/", 1)[0]
+    created = int(snapshot.loaded_at)
+    return {"id": model_id, "object": "model", "created": created, "owned_by": owner}
+
+
+async def list_models(req: Request) -> Response:
+    snapshot = req.snapshot
+    data = [_model_object(snapshot, model_id) for model_id in snapshot.model_ids()]
+    return Response.json({"object": "list", "data": data})
+
+
+async def get_model(req: Request) -> Response:
+    model_id = req.params["model"]
+    snapshot = req.snapshot
+    if model_id not in snapshot.model_ids():
+        snapshot.resolve(model_id)  # raises ModelNotFound with suggestions
+        raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
+    return Response.json(_model_object(snapshot, model_id))
+
+
+async def list_providers(req: Request) -> Response:
+    data = [p.public() for p in req.snapshot.providers.values()]
+    return Response.json({"object": "list", "data": data})

@@ -1,0 +1,102 @@
+"""Request and response schemas: validation uses them, and so does /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_CONTENT_PART: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"type": "string"}},
+}
+
+MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"enum": ["system", "developer", "user", "assistant", "tool", "function"]},
+        "content": {"type": ["string", "array", "null"], "items": _CONTENT_PART},
+        "name": {"type": "string"},
+        "tool_calls": {"type": "array", "items": {"type": "object"}},
+        "tool_call_id": {"type": "string"},
+    },
+}
+
+CHAT_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "properties": {
+        "model": {
+            "type": "string",
+            "minLength": 1,
+            "description": "PROVIDER/MODEL, alias, bare name or auto",
+        },
+        "messages": {"type": "array", "minItems": 1, "items": MESSAGE},
+        "stream": {"type": ["boolean", "null"]},
+        "stream_options": {
+            "type": ["object", "null"],
+            "properties": {"include_usage": {"type": "boolean"}},
+        },
+        "n": {"type": ["integer", "null"], "minimum": 1, "maximum": 128},
+        "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
+        "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "max_tokens": {"type": ["integer", "null"], "minimum": 1},
+        "max_completion_tokens": {"type": ["integer", "null"], "minimum": 1},
+        "stop": {"type": ["string", "array", "null"], "items": {"type": "string"}, "maxItems": 4},
+        "seed": {"type": ["integer", "null"]},
+        "tools": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "function": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}},
+                    },
+                },
+            },
+        },
+        "tool_choice": {"type": ["string", "object"]},
+        "response_format": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"enum": ["text", "json_object", "json_schema"]}},
+        },
+        "user": {"type": "string"},
+    },
+}
+
+EMBEDDINGS_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "input": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "minItems": 1, "items": {"type": ["string", "integer", "array"]}},
+            ]
+        },
+        "encoding_format": {"enum": ["float", "base64"]},
+        "dimensions": {"type": "integer", "minimum": 1},
+        "user": {"type": "string"},
+    },
+}
+
+IMAGES_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "prompt": {"type": "string", "minLength": 1},
+        "n": {"type": ["integer", "null"], "minimum": 1, "maximum": 10},
+        "size": {"type": ["string", "null"], "pattern": "^(auto|[0-9]+x[0-9]+)$"},
+        "response_format": {"enum": ["url", "b64_json", None]},
+        "quality": {"type": "string"},
+        "style": {"type": "string"},
+        "user": {"type": "string"},
+    },
+}

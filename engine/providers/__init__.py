@@ -1,0 +1,25 @@
+"""Provider kinds are code, providers are data: this is the registry of kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from engine.providers.base import Call, ProviderKind
+from engine.providers.echo import Echo
+from engine.providers.openai import OpenAICompatible
+
+
+def _registry(*kinds: type[ProviderKind]) -> Mapping[str, type[ProviderKind]]:
+    """A read-only name -> kind map; registering a name twice is a programming error."""
+    table: dict[str, type[ProviderKind]] = {}
+    for kind in kinds:
+        if kind.name in table:
+            raise ValueError(f"provider kind {kind.name!r} is registered twice")
+        table[kind.name] = kind
+    return MappingProxyType(table)
+
+
+KINDS = _registry(Echo, OpenAICompatible)
+
+__all__ = ["KINDS", "Call", "ProviderKind"]

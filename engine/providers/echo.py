@@ -1,0 +1,134 @@
+"""The `echo` kind: offline and deterministic; it answers with the last user message."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from engine.providers.base import Call, ProviderKind
+
+
+def _text_of(content: Any) -> str:
+    """The text of a message's content, whether a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(part.get("text", "")) for part in content if isinstance(part, dict)
+        ).strip()
+    return ""
+
+
+def echo_reply(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
+def _usage(body: dict[str, Any], reply: str) -> dict[str, int]:
+    prompt = sum(
+        len(_text_of(m.get("content")).split())
+        for m in body.get("messages", [])
+        if isinstance(m, dict)
+    )
+    completion = len(reply.split())
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _completion_id(body: dict[str, Any]) -> str:
+    return "chatcmpl-echo-" + hashlib.sha256(orjson.dumps(body.get("messages"))).hexdigest()[:16]
+
+
+class Echo(ProviderKind):
+    """Replies with what it was sent; streams the reply word by word."""
+
+    name = "echo"
+    needs_key = False
+
+    async def chat(self, call: Call) -> bytes:
+        reply = echo_reply(call.body)
+        n = call.body.get("n") or 1
+        return orjson.dumps(
+            {
+                "id": _completion_id(call.body),
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": call.model.id,
+                "choices": [
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": reply, "refusal": None},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                    for i in range(n)
+                ],
+                "usage": _usage(call.body, reply),
+            }
+        )
+
+    async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
+        return self._chunks(call)
+
+    async def _chunks(self, call: Call) -> AsyncIterator[bytes]:
+        reply = echo_reply(call.body)
+        head = {
+            "id": _completion_id(call.body),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": call.model.id,
+        }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+            return orjson.dumps({**head, "choices": [choice]})
+
+        yield chunk({"role": "assistant", "content": ""})
+        words = reply.split(" ")
+        for i, word in enumerate(words):
+            yield chunk({"content": word if i == 0 else " " + word})
+        yield chunk({}, "stop")
+        options = call.body.get("stream_options") or {}
+        if options.get("include_usage"):
+            yield orjson.dumps({**head, "choices": [], "usage": _usage(call.body, reply)})
+
+    async def embeddings(self, call: Call) -> bytes:
+        inputs = call.body.get("input")
+        items = inputs if isinstance(inputs, list) else [inputs]
+        dimensions = call.body.get("dimensions") or 8
+        data = [
+            {"object": "embedding", "index": i, "embedding": _vector(str(item), dimensions)}
+            for i, item in enumerate(items)
+        ]
+        tokens = sum(len(str(item).split()) for item in items)
+        return orjson.dumps(
+            {
+                "object": "list",
+                "data": data,
+                "model": call.model.id,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+    async def discover_models(self, upstream: Any) -> list[str]:
+        return list(self.provider.models)
+
+
+def _vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit-ish vector derived from the text's hash."""
+    seed = hashlib.sha256(text.encode()).digest()
+    raw = (seed * (dimensions * 4 // len(seed) + 1))[: dimensions * 4]
+    values = [v / 2**32 - 0.5 for v in struct.unpack(f"<{dimensions}I", raw)]
+    norm = sum(v * v for v in values) ** 0.5 or 1.0
+    return [v / norm for v in values]

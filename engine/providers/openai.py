@@ -1,0 +1,78 @@
+"""The `openai` kind: any OpenAI-compatible upstream. Bytes are relayed, not rebuilt."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from engine.errors import UpstreamFailed
+from engine.providers.base import Call, ProviderKind
+from engine.upstream import Upstream, UpstreamResponse, upstream_error_from_event
+
+
+class OpenAICompatible(ProviderKind):
+    """OpenAI, Groq, OpenRouter, Together, DeepSeek, Mistral, Ollama, vLLM, llama.cpp, ..."""
+
+    name = "openai"
+    needs_key = False  # local servers (Ollama, vLLM) take none; a declared key must resolve
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers.update(self.provider.options.get("headers", {}))
+        if self.provider.api_key:
+            headers["Authorization"] = f"Bearer {self.provider.api_key}"
+        return headers
+
+    async def _post(self, call: Call, path: str, body: dict[str, Any]) -> UpstreamResponse:
+        return await call.upstream.open(
+            "POST",
+            self.provider.base_url + path,
+            provider=self.provider.name,
+            headers=self.headers(),
+            body=orjson.dumps(body),
+            timeout=self.provider.timeout,
+            secret=self.provider.api_key,
+        )
+
+    async def chat(self, call: Call) -> bytes:
+        resp = await self._post(call, "/chat/completions", {**call.body, "model": call.model.id})
+        return await resp.read()
+
+    async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
+        resp = await self._post(call, "/chat/completions", {**call.body, "model": call.model.id})
+        return self._relay(resp)
+
+    async def _relay(self, resp: UpstreamResponse) -> AsyncIterator[bytes]:
+        async for event, data in resp.events(self.provider.timeout):
+            if data == b"[DONE]":
+                break
+            if event == "error" or data.startswith(b'{"error"'):
+                raise upstream_error_from_event(self.provider.name, data, self.provider.api_key)
+            yield data
+
+    async def embeddings(self, call: Call) -> bytes:
+        resp = await self._post(call, "/embeddings", {**call.body, "model": call.model.id})
+        return await resp.read()
+
+    async def images(self, call: Call) -> bytes:
+        resp = await self._post(call, "/images/generations", {**call.body, "model": call.model.id})
+        return await resp.read()
+
+    async def discover_models(self, upstream: Upstream) -> list[str]:
+        resp = await upstream.open(
+            "GET",
+            self.provider.base_url + "/models",
+            provider=self.provider.name,
+            headers=self.headers(),
+            timeout=self.provider.timeout,
+            secret=self.provider.api_key,
+        )
+        listing = await resp.json()
+        try:
+            return [str(item["id"]) for item in listing["data"]]
+        except (KeyError, TypeError):
+            raise UpstreamFailed(
+                f"Provider '{self.provider.name}' sent a model list without data[].id."
+            ) from None

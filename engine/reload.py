@@ -1,0 +1,179 @@
+"""Config directory -> Snapshot, and keeping it current: build aside, then swap.
+
+A reload re-reads every file, skips when the bytes hash the same, validates and
+compiles a whole new Snapshot off to the side, and only then replaces the pointer.
+Any failure leaves the serving Snapshot alone and is recorded for /admin/config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.compile import compile_snapshot
+from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
+from engine.handlers import HANDLER_NAMES
+from engine.providers import KINDS
+from engine.render import TemplateInvalid
+from engine.settings import LISTENER_SETTINGS, SettingError
+from engine.snapshot import Snapshot
+from engine.state import LastGood
+
+log = logging.getLogger("patchbay.reload")
+
+Outcome = Literal["applied", "unchanged", "rejected"]
+
+
+def build_snapshot(
+    source: ConfigSource,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any],
+    discovered: Mapping[str, tuple[str, ...]] | None = None,
+) -> Snapshot:
+    """Validate and compile `source`; every way it can be wrong is a ConfigInvalid."""
+    data = load_config(source, handlers=HANDLER_NAMES, kinds=KINDS.keys())
+    try:
+        return compile_snapshot(
+            source, data, environ=environ, overrides=overrides, discovered=discovered
+        )
+    except SettingError as exc:
+        raise ConfigInvalid([Problem("config/server.yaml", 1, 1, str(exc))]) from None
+    except TemplateInvalid as exc:
+        raise ConfigInvalid([Problem("routes.yaml", 1, 1, f"error template: {exc}")]) from None
+
+
+@dataclass(slots=True)
+class ReloadStatus:
+    """What /admin/config shows besides the snapshot itself."""
+
+    last_error: list[str] = field(default_factory=list)
+    last_error_at: float | None = None
+    last_attempt_at: float | None = None
+    from_last_good: bool = False  # serving the persisted config because the files are broken
+    restart_needed: list[str] = field(default_factory=list)
+    reloads: dict[str, int] = field(
+        default_factory=lambda: {"applied": 0, "unchanged": 0, "rejected": 0}
+    )
+
+
+class Reloader:
+    """Owns the current Snapshot of one config directory."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        environ: Mapping[str, str],
+        overrides: Mapping[str, Any],
+    ) -> None:
+        self.directory = directory
+        self.environ = environ
+        self.overrides = overrides
+        self.status = ReloadStatus()
+        self.discovered: dict[str, tuple[str, ...]] = {}
+        self.snapshot, source = self._initial()
+        self.last_good = LastGood(self._state_dir(self.snapshot))
+        if not self.status.from_last_good:
+            self.last_good.save(source)
+        self._lock = asyncio.Lock()
+
+    def _state_dir(self, snapshot: Snapshot | None) -> Path:
+        name = (
+            snapshot.settings.state_dir
+            if snapshot
+            else self.environ.get("PATCHBAY_STATE_DIR", ".patchbay")
+        )
+        return self.directory / name
+
+    def _initial(self) -> tuple[Snapshot, ConfigSource]:
+        """The files on disk, else (loudly) the last good config, else the errors."""
+        try:
+            source = read_sources(self.directory)
+            return build_snapshot(source, self.environ, self.overrides), source
+        except ConfigInvalid as invalid:
+            stored = LastGood(self._state_dir(None)).load()
+            if stored is None:
+                raise
+            snapshot = build_snapshot(stored, self.environ, self.overrides)
+            self._record_error(invalid)
+            self.status.from_last_good = True
+            log.warning(
+                "CONFIG ON DISK IS INVALID; serving the last good config %s from %s:\n%s",
+                snapshot.hash[:12],
+                self._state_dir(None),
+                "\n".join(self.status.last_error),
+            )
+            return snapshot, stored
+
+    def _record_error(self, invalid: ConfigInvalid) -> None:
+        self.status.last_error = [str(p) for p in invalid.problems]
+        self.status.last_error_at = time.time()
+
+    async def reload(self, *, force: bool = False) -> Outcome:
+        """Re-read the directory and swap in a new Snapshot when it changed and is valid."""
+        async with self._lock:
+            self.status.last_attempt_at = time.time()
+            outcome = await asyncio.to_thread(self._build, force)
+            self.status.reloads[outcome] += 1
+            return outcome
+
+    def _build(self, force: bool) -> Outcome:
+        try:
+            source = read_sources(self.directory)
+            if source.hash == self.snapshot.hash and not force:
+                # Same bytes as what is served (also after a bad edit was reverted).
+                self.status.last_error = []
+                self.status.from_last_good = False
+                return "unchanged"
+            fresh = build_snapshot(source, self.environ, self.overrides, self.discovered)
+        except ConfigInvalid as invalid:
+            new_errors = [str(p) for p in invalid.problems]
+            if new_errors != self.status.last_error:  # log once per change, not per event
+                log.error(
+                    "config rejected, still serving %s:\n%s",
+                    self.snapshot.hash[:12],
+                    "\n".join(new_errors),
+                )
+            self._record_error(invalid)
+            return "rejected"
+        self._note_listener_changes(fresh)
+        self.snapshot = fresh  # the swap: one assignment
+        self.status.last_error = []
+        self.status.from_last_good = False
+        self.last_good.save(source)
+        log.info("config %s applied (%s)", fresh.hash[:12], ", ".join(fresh.sources))
+        return "applied"
+
+    def _note_listener_changes(self, fresh: Snapshot) -> None:
+        changed = [
+            name
+            for name, old, new in zip(
+                LISTENER_SETTINGS,
+                self.snapshot.settings.listener(),
+                fresh.settings.listener(),
+                strict=True,
+            )
+            if old != new
+        ]
+        for name in changed:
+            log.warning("%s changed in config: it takes effect after a restart", name)
+        self.status.restart_needed = sorted(set(self.status.restart_needed) | set(changed))
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Follow the directory until `stop` is set; see engine/watch.py for the events."""
+        from engine.watch import watch_directory
+
+        await watch_directory(self, stop)
+
+    def set_discovered(self, provider: str, models: tuple[str, ...]) -> None:
+        self.discovered[provider] = models
+
+
+def config_dir_from_env(environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(environ.get("PATCHBAY_CONFIG_DIR", ".")).resolve()

@@ -1,0 +1,61 @@
+"""The long-lived parts of one worker: the snapshot holder, the upstream client, handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.handlers import handler_table
+from engine.http import Handler
+from engine.reload import Reloader
+from engine.snapshot import Snapshot
+from engine.upstream import Upstream
+
+log = logging.getLogger("patchbay")
+
+
+class Runtime:
+    """Built at app creation (config errors surface then); started and stopped by the app."""
+
+    def __init__(
+        self, directory: Path, *, environ: Mapping[str, str], overrides: Mapping[str, Any]
+    ) -> None:
+        self.reloader = Reloader(directory, environ=environ, overrides=overrides)
+        self.upstream = Upstream(read_timeout=self.snapshot.settings.request_timeout)
+        self.handlers: Mapping[str, Handler] = handler_table()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.reloader.snapshot
+
+    async def start(self) -> None:
+        self._stop = asyncio.Event()
+        await self.upstream.start()
+        if self.snapshot.settings.watch.enabled:
+            self._tasks.append(asyncio.create_task(self.reloader.watch(self._stop)))
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # SIGHUP re-reads the config in this worker without restarting it.
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: re-reading the config")
+        self._tasks.append(asyncio.create_task(self._reload_forced()))
+
+    async def _reload_forced(self) -> None:
+        await self.reloader.reload(force=True)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.upstream.close()
