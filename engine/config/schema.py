@@ -42,8 +42,8 @@ def validate(document: Document, schema: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     for error in _root_causes(validator.iter_errors(document.data)):
         path: Path = tuple(error.absolute_path)
-        if any(path[: len(alias)] == alias for alias in document.aliases):
-            continue  # an alias stood here; the anchor problem already says why
+        if any(path[: len(gap)] == gap for gap in document.unreadable):
+            continue  # already reported where the value could not be read
         problems.extend(_describe(document, error, path))
     # `required` reports each missing key in one error per key; keep each problem once.
     return list(dict.fromkeys(problems))

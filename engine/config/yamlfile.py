@@ -32,8 +32,9 @@ class Document:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    # Where an alias stood; its value is already reported, so schema errors there are noise.
-    aliases: set[Path] = field(default_factory=set)
+    # Where a value could not be read (an alias, an odd tag); it is reported already,
+    # so schema errors there would only be noise.
+    unreadable: set[Path] = field(default_factory=set)
 
     def value_at(self, path: Path) -> tuple[int, int]:
         """Position of the value at `path`, else of its nearest recorded ancestor."""
@@ -124,21 +125,24 @@ class _Walk:
 
     def node(self, node: Node, path: Path) -> Any:
         self.document.values[path] = _position(node.start_mark)
-        if isinstance(node, MappingNode):
-            self._check_tag(node, _MAP_TAG, path)
-            return self.mapping(node, path)
-        if isinstance(node, SequenceNode):
-            self._check_tag(node, _SEQ_TAG, path)
-            return [self.node(item, (*path, i)) for i, item in enumerate(node.value)]
         if node.tag == _ALIAS_TAG:
-            self.document.aliases.add(path)
-            return None
+            return self._unreadable(path)
+        if isinstance(node, MappingNode | SequenceNode):
+            if node.tag not in (_MAP_TAG, _SEQ_TAG):
+                return self._unreadable(path, f"unsupported YAML tag {node.tag}")
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+            return [self.node(item, (*path, i)) for i, item in enumerate(node.value)]
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            message = f"unsupported YAML value: {exc.problem}"
-            self.document.add(_position(node.start_mark), message, path)
-            return None
+            return self._unreadable(path, f"unsupported YAML value: {exc.problem}")
+
+    def _unreadable(self, path: Path, message: str | None = None) -> None:
+        """Report a value that cannot be read; it stands as null, and the schema skips it."""
+        if message is not None:
+            self.document.add(self.document.values[path], message, path)
+        self.document.unreadable.add(path)
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -156,7 +160,3 @@ class _Walk:
             self.document.keys[child] = where
             result[key] = self.node(value_node, child)
         return result
-
-    def _check_tag(self, node: Node, expected: str, path: Path) -> None:
-        if node.tag != expected:
-            self.document.add(_position(node.start_mark), f"unsupported YAML tag {node.tag}", path)
