@@ -1,0 +1,223 @@
+"""The `anthropic` kind: Anthropic's native Messages API behind OpenAI's chat completions.
+
+Request and response shapes are translated in `anthropic_wire`; this module holds the
+adapter and `ChunkTranslator`, the small state machine that turns Messages stream events
+into `chat.completion.chunk` dicts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+
+from engine.errors import GatewayError, UpstreamFailed
+from engine.providers.anthropic_wire import (
+    ANTHROPIC_VERSION,
+    Json,
+    error_for_status,
+    finish_reason,
+    stream_error,
+    to_chat_completion,
+    to_messages_request,
+    usage,
+)
+from engine.providers.base import Call, ProviderKind
+from engine.upstream import Upstream, UpstreamResponse
+
+DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
+
+
+class ChunkTranslator:
+    """Feed Messages stream events in order; get the OpenAI chunks each one stands for.
+
+    Tool calls are numbered 0, 1, ... among tool calls only, whatever their content-block
+    index. An `error` event raises the mapped GatewayError.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        created: int,
+        include_usage: bool = False,
+        provider: str = "anthropic",
+        secret: str | None = None,
+    ) -> None:
+        self.model = model
+        self.created = created
+        self.include_usage = include_usage
+        self.provider = provider
+        self._secret = secret
+        self.id = "chatcmpl-"
+        self.done = False
+        self._tool_index: dict[int, int] = {}
+        self._usage: dict[str, Any] = {}
+
+    def feed(self, data: Mapping[str, Any]) -> list[Json]:
+        kind = data.get("type")
+        if kind == "message_start":
+            message = data.get("message") or {}
+            self.id = f"chatcmpl-{message.get('id', '')}"
+            self._count(message.get("usage"))
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if kind == "content_block_start":
+            return self._block_start(int(data.get("index", 0)), data.get("content_block") or {})
+        if kind == "content_block_delta":
+            return self._block_delta(int(data.get("index", 0)), data.get("delta") or {})
+        if kind == "message_delta":
+            self._count(data.get("usage"))
+            reason = (data.get("delta") or {}).get("stop_reason")
+            return [self._chunk({}, finish_reason(reason))]
+        if kind == "message_stop":
+            self.done = True
+            return [self._usage_chunk()] if self.include_usage else []
+        if kind == "error":
+            raise stream_error(self.provider, data, self._secret)
+        # ping, content_block_stop, and event types added later carry nothing for OpenAI.
+        return []
+
+    def finish(self) -> None:
+        """Call when the upstream stream ended; a stream cut short is an upstream failure."""
+        if not self.done:
+            raise UpstreamFailed(
+                f"Provider '{self.provider}' ended its stream before message_stop."
+            )
+
+    def _block_start(self, index: int, block: Mapping[str, Any]) -> list[Json]:
+        if block.get("type") == "text" and block.get("text"):
+            return [self._chunk({"content": block["text"]})]
+        if block.get("type") != "tool_use":
+            return []
+        number = self._tool_index[index] = len(self._tool_index)
+        call = {
+            "index": number,
+            "id": block.get("id", ""),
+            "type": "function",
+            "function": {"name": block.get("name", ""), "arguments": ""},
+        }
+        return [self._chunk({"tool_calls": [call]})]
+
+    def _block_delta(self, index: int, delta: Mapping[str, Any]) -> list[Json]:
+        if delta.get("type") == "text_delta" and delta.get("text"):
+            return [self._chunk({"content": delta["text"]})]
+        if delta.get("type") == "input_json_delta" and delta.get("partial_json"):
+            call = {
+                "index": self._tool_index[index],
+                "function": {"arguments": delta["partial_json"]},
+            }
+            return [self._chunk({"tool_calls": [call]})]
+        return []
+
+    def _count(self, counts: Any) -> None:
+        # message_delta repeats the counts so far; a null means "unchanged".
+        if isinstance(counts, dict):
+            self._usage.update({k: v for k, v in counts.items() if v is not None})
+
+    def _head(self) -> Json:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
+
+    def _chunk(self, delta: Json, finish: str | None = None) -> Json:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return {**self._head(), "choices": [choice]}
+
+    def _usage_chunk(self) -> Json:
+        return {**self._head(), "choices": [], "usage": usage(self._usage)}
+
+
+class Anthropic(ProviderKind):
+    """Claude through `POST {base_url}/messages`, with tools, images, streaming and usage."""
+
+    name = "anthropic"
+
+    @property
+    def base_url(self) -> str:
+        return (self.provider.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "content-type": "application/json",
+            "accept": "application/json",
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        headers.update(self.provider.options.get("headers", {}))
+        if self.provider.api_key:
+            headers["x-api-key"] = self.provider.api_key
+        return headers
+
+    async def _open(
+        self, upstream: Upstream, method: str, path: str, body: Json | None
+    ) -> UpstreamResponse:
+        try:
+            return await upstream.open(
+                method,
+                self.base_url + path,
+                provider=self.provider.name,
+                headers=self.headers(),
+                body=None if body is None else orjson.dumps(body),
+                timeout=self.provider.timeout,
+                secret=self.provider.api_key,
+            )
+        except GatewayError as err:
+            # Anthropic answers 529 when overloaded: a passing condition, not a broken upstream.
+            if err.context.get("upstream_status") == 529:
+                raise error_for_status(529, err.message) from None
+            raise
+
+    async def chat(self, call: Call) -> bytes:
+        request = {**to_messages_request(call.body, call.model.id), "stream": False}
+        message = await (await self._open(call.upstream, "POST", "/messages", request)).json()
+        try:
+            completion = to_chat_completion(message, model=call.model.id, created=int(time.time()))
+        except (AttributeError, KeyError, TypeError):
+            raise UpstreamFailed(
+                f"Provider '{self.provider.name}' sent a message that is not a Messages API answer."
+            ) from None
+        return orjson.dumps(completion)
+
+    async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
+        request = {**to_messages_request(call.body, call.model.id), "stream": True}
+        resp = await self._open(call.upstream, "POST", "/messages", request)
+        options = call.body.get("stream_options") or {}
+        translator = ChunkTranslator(
+            model=call.model.id,
+            created=int(time.time()),
+            include_usage=bool(options.get("include_usage")),
+            provider=self.provider.name,
+            secret=self.provider.api_key,
+        )
+        return self._relay(resp, translator)
+
+    async def _relay(
+        self, resp: UpstreamResponse, translator: ChunkTranslator
+    ) -> AsyncIterator[bytes]:
+        async for _event, data in resp.events(self.provider.timeout):
+            try:
+                chunks = translator.feed(orjson.loads(data))
+            except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+                raise UpstreamFailed(
+                    f"Provider '{self.provider.name}' sent a stream event we cannot read: "
+                    f"{data[:200].decode('utf-8', 'replace')}"
+                ) from None
+            for chunk in chunks:
+                yield orjson.dumps(chunk)
+            if translator.done:
+                break
+        translator.finish()
+
+    async def discover_models(self, upstream: Upstream) -> list[str]:
+        resp = await self._open(upstream, "GET", "/models?limit=1000", None)
+        listing = await resp.json()
+        try:
+            return [str(item["id"]) for item in listing["data"]]
+        except (KeyError, TypeError):
+            raise UpstreamFailed(
+                f"Provider '{self.provider.name}' sent a model list without data[].id."
+            ) from None
