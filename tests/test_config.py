@@ -165,12 +165,23 @@ def test_anchor_is_refused_at_its_position_and_alias_adds_no_noise(tmp_path: Pat
       copy: *base
     """
     write_config(tmp_path, providers=providers)
-    assert problems(tmp_path) == ["providers.yaml:2:9: YAML anchors and aliases are not allowed"]
+    assert problems(tmp_path) == [
+        "providers.yaml:2:9: YAML anchors and aliases are not allowed (at providers.echo)"
+    ]
+
+
+def test_anchored_key_is_refused(tmp_path: Path) -> None:
+    write_config(tmp_path, providers="providers:\n  &name echo: {kind: echo}\n")
+    assert problems(tmp_path) == [
+        "providers.yaml:2:3: YAML anchors and aliases are not allowed (at providers)"
+    ]
 
 
 def test_alias_without_anchor_is_refused(tmp_path: Path) -> None:
     write_config(tmp_path, providers="providers:\n  echo: *base\n")
-    assert problems(tmp_path) == ["providers.yaml:2:9: YAML anchors and aliases are not allowed"]
+    assert problems(tmp_path) == [
+        "providers.yaml:2:9: YAML anchors and aliases are not allowed (at providers.echo)"
+    ]
 
 
 def test_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
@@ -371,6 +382,13 @@ def test_python_scalar_tags_are_refused(tmp_path: Path) -> None:
     write_config(tmp_path, server="host: !!python/name:os.getcwd ''\nport: 1\n")
     [problem] = problems(tmp_path)
     assert problem.startswith("config/server.yaml:1:7: unsupported YAML value: ")
+
+
+def test_deep_nesting_is_refused_not_a_crash(tmp_path: Path) -> None:
+    write_config(tmp_path, server="cors_origins: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems(tmp_path) == [
+        "config/server.yaml:1:46: YAML syntax error: nesting is deeper than 32 levels"
+    ]
 
 
 def test_invalid_utf8_is_a_problem(tmp_path: Path) -> None:

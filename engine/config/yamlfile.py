@@ -21,6 +21,7 @@ ANCHOR_MESSAGE = "YAML anchors and aliases are not allowed"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _ALIAS_TAG = "tag:patchbay.invalid,2024:alias"
+MAX_DEPTH = 32
 
 
 @dataclass(slots=True)
@@ -58,23 +59,36 @@ def _position(mark: Any) -> tuple[int, int]:
 
 
 class StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that reports anchors and aliases instead of following them."""
+    """A SafeLoader that marks anchors and aliases instead of following them.
 
-    def __init__(self, stream: str, document: Document) -> None:
+    Anchored positions are collected in `anchored`; an alias becomes a stand-in node whose
+    value says whether its anchor was defined. Nesting beyond MAX_DEPTH is refused, since
+    composing is recursive and a 1 MiB file of `[` would otherwise exhaust the stack.
+    """
+
+    def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.document = document
+        # (position, is a mapping key): a block mapping starts where its first key does.
+        self.anchored: set[tuple[tuple[int, int], bool]] = set()
+        self.depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
         if isinstance(event, AliasEvent):
             self.get_event()  # type: ignore[no-untyped-call]
-            if event.anchor not in self.anchors:
-                self.document.add(_position(event.start_mark), ANCHOR_MESSAGE)
-            # Stands in for the alias; the path is filled in by the walk.
-            return ScalarNode(_ALIAS_TAG, "", event.start_mark, event.end_mark)  # type: ignore[arg-type]
+            known = "" if event.anchor in self.anchors else "undefined"
+            return ScalarNode(_ALIAS_TAG, known, event.start_mark, event.end_mark)  # type: ignore[arg-type]
         if isinstance(event, NodeEvent) and event.anchor is not None:
-            self.document.add(_position(event.start_mark), ANCHOR_MESSAGE)
-        return super().compose_node(parent, index)
+            is_key = isinstance(parent, MappingNode) and index is None
+            self.anchored.add((_position(event.start_mark), is_key))
+        if self.depth >= MAX_DEPTH:
+            problem = f"nesting is deeper than {MAX_DEPTH} levels"
+            raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def parse_yaml(name: str, raw: bytes) -> Document:
@@ -88,7 +102,7 @@ def parse_yaml(name: str, raw: bytes) -> Document:
         document.add((line, col), "file is not valid UTF-8")
         return document
     try:
-        loader = StrictLoader(text, document)
+        loader = StrictLoader(text)
     except yaml.reader.ReaderError as exc:
         document.add(_text_position(text, exc.position), f"YAML syntax error: {exc.reason}")
         return document
@@ -124,9 +138,13 @@ class _Walk:
         self.document = document
 
     def node(self, node: Node, path: Path) -> Any:
-        self.document.values[path] = _position(node.start_mark)
-        if node.tag == _ALIAS_TAG:
-            return self._unreadable(path)
+        where = self.document.values[path] = _position(node.start_mark)
+        if (where, False) in self.loader.anchored or node.tag == _ALIAS_TAG:
+            # An undefined alias has no anchor to report it, so it reports itself.
+            if node.tag != _ALIAS_TAG or node.value == "undefined":
+                self.document.add(where, ANCHOR_MESSAGE, path)
+            if node.tag == _ALIAS_TAG:
+                return self._unreadable(path)
         if isinstance(node, MappingNode | SequenceNode):
             if node.tag not in (_MAP_TAG, _SEQ_TAG):
                 return self._unreadable(path, f"unsupported YAML tag {node.tag}")
@@ -148,6 +166,8 @@ class _Walk:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             where = _position(key_node.start_mark)
+            if (where, True) in self.loader.anchored:
+                self.document.add(where, ANCHOR_MESSAGE, path)
             if not isinstance(key_node, ScalarNode) or key_node.tag == _ALIAS_TAG:
                 self.document.add(where, "a mapping key must be a plain value", path)
                 continue
