@@ -29,7 +29,7 @@ __all__ = [
     "resolve_env",
 ]
 
-# The key each file's data has in the result, and the schema it must satisfy.
+# Each file: its key in the result (also its schema's name), and whether it must exist.
 FILES = {
     "routes.yaml": ("routes", True),
     "providers.yaml": ("providers", True),
