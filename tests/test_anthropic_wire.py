@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 import pytest
-from fakes.anthropic_server import stream_events
 
 from engine.errors import InvalidRequest, RateLimited, UpstreamFailed, UpstreamRejected
 from engine.providers.anthropic import ChunkTranslator
@@ -16,6 +15,7 @@ from engine.providers.anthropic_wire import (
     to_chat_completion,
     to_messages_request,
 )
+from tests.fakes.anthropic_server import stream_events
 
 WEATHER_TOOL = {
     "type": "function",

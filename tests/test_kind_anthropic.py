@@ -8,13 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
-from fakes.anthropic_server import API_KEY, FakeAnthropic
 
 from engine.errors import GatewayError, RateLimited, UpstreamFailed, UpstreamRejected
 from engine.providers.anthropic import Anthropic
 from engine.providers.base import Call
 from engine.snapshot import Model, Provider
 from engine.upstream import Upstream
+from tests.fakes.anthropic_server import API_KEY, FakeAnthropic
 
 pytestmark = pytest.mark.anyio
 
