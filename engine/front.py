@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from engine.errors import GatewayError, NotFound, RequestTooLarge, error_body
+from engine.errors import GatewayError, RequestTooLarge, error_body
 from engine.http import Request, Response, Stream
 from engine.runtime import Runtime
 from engine.snapshot import Snapshot
@@ -27,8 +27,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("patchbay.access")
 
 
+DRAIN_LIMIT = 32 * 1024 * 1024  # bytes of an oversized body read and dropped before the 413
+
+
 class BodyTooLarge(Exception):
     """Internal signal: the body passed max_request_size while being read."""
+
+
+class ClientGone(Exception):
+    """Internal signal: the client disconnected before its request was read."""
 
 
 def render_error(err: GatewayError, snapshot: Snapshot | None) -> Response:
@@ -83,6 +90,8 @@ class Front:
             )
             handler = self.runtime.handlers[found.route.handler]
             reply = await handler(req)
+        except ClientGone:
+            return
         except BodyTooLarge:
             limit = snapshot.settings.max_request_size
             reply = render_error(
@@ -148,21 +157,26 @@ async def _disconnected(receive: Receive) -> None:
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise BodyTooLarge
+    """The whole body, or BodyTooLarge once it passes `limit`.
+
+    An oversized body is still drained (up to DRAIN_LIMIT more bytes) so that clients
+    which send it all before reading, as most do, get to see the 413.
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise NotFound("The client went away.")
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
+        if size <= limit:
+            chunks.append(chunk)
+        elif size > limit + DRAIN_LIMIT:
             raise BodyTooLarge
-        chunks.append(chunk)
         if not message.get("more_body"):
+            if size > limit:
+                raise BodyTooLarge
             return b"".join(chunks)
 
 

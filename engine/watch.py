@@ -70,7 +70,6 @@ async def _follow(reloader: Reloader, stop: asyncio.Event) -> None:
             step=20,
             rust_timeout=1000,
             yield_on_timeout=True,
-            raise_interrupt=False,
         ):
             if not directory.is_dir():
                 log.warning("config directory %s vanished; waiting for it", directory)

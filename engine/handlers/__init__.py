@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from engine.handlers import health, models
+from engine.handlers import admin, health, models
 from engine.handlers.chat import ChatCompletions
 from engine.http import Handler
 
@@ -20,6 +20,8 @@ def handler_table() -> Mapping[str, Handler]:
             "providers.list": models.list_providers,
             "health.live": health.live,
             "health.ready": health.ready,
+            "admin.reload": admin.reload,
+            "admin.config": admin.config,
         }
     )
 
