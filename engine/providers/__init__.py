@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from engine.providers.anthropic import Anthropic
 from engine.providers.base import Call, ProviderKind
 from engine.providers.echo import Echo
 from engine.providers.openai import OpenAICompatible
+from engine.providers.pollinations import Pollinations
 
 
 def _registry(*kinds: type[ProviderKind]) -> Mapping[str, type[ProviderKind]]:
@@ -20,6 +22,6 @@ def _registry(*kinds: type[ProviderKind]) -> Mapping[str, type[ProviderKind]]:
     return MappingProxyType(table)
 
 
-KINDS = _registry(Echo, OpenAICompatible)
+KINDS = _registry(Echo, OpenAICompatible, Anthropic, Pollinations)
 
 __all__ = ["KINDS", "Call", "ProviderKind"]
