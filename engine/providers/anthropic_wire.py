@@ -69,9 +69,9 @@ def to_messages_request(body: Mapping[str, Any], model: str) -> Json:
             request[key] = body[key]
     stop = body.get("stop")
     if stop:
-        request["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        request["stop_sequences"] = [stop] if isinstance(stop, str) else _array(stop, "stop")
     if body.get("tools"):
-        request["tools"] = [_tool(t, i) for i, t in enumerate(body["tools"])]
+        request["tools"] = [_tool(t, i) for i, t in enumerate(_array(body["tools"], "tools"))]
         choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
         if choice is not None:
             request["tool_choice"] = choice
@@ -149,7 +149,8 @@ def _user_part(part: Any, where: str) -> Json:
         url = image.get("url") if isinstance(image, dict) else image
         return {"type": "image", "source": _source(url, f"{where}.image_url.url", "image/")}
     if kind == "file":
-        data = (part.get("file") or {}).get("file_data")
+        file = part.get("file")
+        data = file.get("file_data") if isinstance(file, dict) else None
         return {"type": "document", "source": _source(data, f"{where}.file.file_data", "")}
     raise InvalidRequest(f"{where}: content part type {kind!r} is not supported.", param=where)
 
@@ -173,7 +174,7 @@ def _source(url: Any, where: str, media_prefix: str) -> Json:
 def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[Json]:
     text = _plain_text(message.get("content"), where)
     blocks: list[Json] = [{"type": "text", "text": text}] if text else []
-    for j, call in enumerate(message.get("tool_calls") or []):
+    for j, call in enumerate(_array(message.get("tool_calls") or [], f"{where}.tool_calls")):
         at = f"{where}.tool_calls[{j}]"
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or not function.get("name") or not call.get("id"):
@@ -213,9 +214,15 @@ def _tool_result(message: Mapping[str, Any], where: str) -> Json:
     return result
 
 
+def _array(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{where} must be an array.", param=where)
+    return value
+
+
 def _tool(tool: Any, i: int) -> Json:
     function = tool.get("function") if isinstance(tool, dict) else None
-    if tool.get("type", "function") != "function" or not isinstance(function, dict):
+    if not isinstance(function, dict) or tool.get("type", "function") != "function":
         raise InvalidRequest(f"tools[{i}] must be a function tool.", param=f"tools[{i}]")
     if not function.get("name"):
         raise InvalidRequest(
