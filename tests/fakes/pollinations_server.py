@@ -88,7 +88,7 @@ class FakePollinations(FakeUpstream):
         }
         head = {"id": "chatcmpl-poll1", "created": int(time.time()), "model": model}
         if not body.get("stream"):
-            message = {"role": "assistant", "content": reply}
+            message = {"role": "assistant", "content": reply, "refusal": None}
             choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
             return web.json_response(
                 {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
