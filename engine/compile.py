@@ -74,6 +74,7 @@ def compile_snapshot(
         policy=Policy(
             retries=int(defaults.get("retries", 1)),
             deadline=float(defaults.get("deadline", 120)),
+            discover_interval=float(defaults.get("discover_interval", 300)),
         ),
         raw=data,
     )

@@ -171,9 +171,6 @@ class Reloader:
 
         await watch_directory(self, stop)
 
-    def set_discovered(self, provider: str, models: tuple[str, ...]) -> None:
-        self.discovered[provider] = models
-
 
 def config_dir_from_env(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(environ.get("PATCHBAY_CONFIG_DIR", ".")).resolve()

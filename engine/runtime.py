@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.discovery import Discovery
 from engine.handlers import handler_table
 from engine.http import Handler
 from engine.reload import Reloader
@@ -27,6 +28,7 @@ class Runtime:
     ) -> None:
         self.reloader = Reloader(directory, environ=environ, overrides=overrides)
         self.upstream = Upstream(read_timeout=self.snapshot.settings.request_timeout)
+        self.discovery = Discovery(self.reloader, self.upstream)
         self.handlers: Mapping[str, Handler] = handler_table()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -38,6 +40,7 @@ class Runtime:
     async def start(self) -> None:
         self._stop = asyncio.Event()
         await self.upstream.start()
+        self._tasks.append(asyncio.create_task(self.discovery.run(self._stop)))
         if self.snapshot.settings.watch.enabled:
             self._tasks.append(asyncio.create_task(self.reloader.watch(self._stop)))
         loop = asyncio.get_running_loop()

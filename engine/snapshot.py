@@ -90,6 +90,7 @@ class Policy:
 
     retries: int = 1
     deadline: float = 120.0
+    discover_interval: float = 300.0  # seconds between `models: discover` refreshes
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,16 @@ aiohttp's exceptions never leave this module; callers see the GatewayError tree.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import orjson
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 from engine.errors import (
     GatewayError,
@@ -22,27 +27,88 @@ from engine.errors import (
 )
 from engine.sse import EventParser
 
+IMAGE_MAX_BYTES = 20 * 1024 * 1024
+IMAGE_TIMEOUT = 30.0  # seconds for one whole image fetch
+MAX_REDIRECTS = 3
+
+
+class PrivateAddress(OSError):
+    """A guarded fetch was about to reach a non-public address."""
+
+
+def _public(address: str) -> bool:
+    return ipaddress.ip_address(address.split("%", 1)[0]).is_global
+
+
+class PublicOnlyResolver(ThreadedResolver):
+    """Resolves like the default, but refuses names that lead to non-public addresses.
+
+    Checking at connect time (not before) leaves no gap for DNS rebinding.
+    """
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await super().resolve(host, port, family)
+        if not all(_public(r["host"]) for r in results):
+            raise PrivateAddress(f"{host} resolves to a non-public address")
+        return results
+
+
+def _session(resolver: ThreadedResolver | None = None) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=0, ttl_dns_cache=300, enable_cleanup_closed=True, resolver=resolver
+    )
+    return aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+
 
 class Upstream:
     """A pooled HTTP client; `open()` sends a request and returns once headers arrived."""
 
     def __init__(self, *, read_timeout: float = 300.0) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._public_session: aiohttp.ClientSession | None = None
         self.read_timeout = read_timeout
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            json_serialize=lambda o: orjson.dumps(o).decode(),
-            auto_decompress=True,
-            trust_env=False,
-        )
+        self._session = _session()
+        # URLs handed to us by upstreams (image results) may only lead to public hosts.
+        self._public_session = _session(PublicOnlyResolver())
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._public_session):
+            if session is not None:
+                await session.close()
+        self._session = self._public_session = None
+
+    async def fetch_image(self, url: str, *, allow_private: bool, provider: str) -> bytes:
+        """GET an image an upstream pointed to: http(s) only, public hosts unless
+        `allow_private`, at most IMAGE_MAX_BYTES in IMAGE_TIMEOUT, redirects re-checked."""
+        session = self._session if allow_private else self._public_session
+        if session is None:
+            raise UpstreamFailed("The upstream client is not running.")
+        try:
+            async with asyncio.timeout(IMAGE_TIMEOUT):
+                for _ in range(MAX_REDIRECTS + 1):
+                    _check_image_url(url, allow_private)
+                    async with session.get(url, allow_redirects=False) as resp:
+                        if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                            url = urljoin(url, resp.headers["Location"])
+                            continue
+                        if resp.status != 200:
+                            raise UpstreamFailed(
+                                f"Fetching the image from '{provider}' answered {resp.status}."
+                            )
+                        return await _read_capped(resp, provider)
+        except TimeoutError:
+            raise UpstreamTimeout(f"Fetching the image from '{provider}' took too long.") from None
+        except aiohttp.ClientError as exc:
+            private = isinstance(getattr(exc, "os_error", None), PrivateAddress)
+            reason = "it leads to a non-public address" if private else type(exc).__name__
+            raise UpstreamFailed(
+                f"The image from '{provider}' could not be fetched ({reason})."
+            ) from None
+        raise UpstreamFailed(f"The image from '{provider}' redirected too often.")
 
     async def open(
         self,
@@ -84,6 +150,30 @@ class Upstream:
         if resp.status >= 300:
             await answer.raise_for_status(secret)
         return answer
+
+
+def _check_image_url(url: str, allow_private: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UpstreamFailed("An image URL must be http or https.")
+    if allow_private:
+        return
+    try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return  # a name: the PublicOnlyResolver checks what it resolves to
+    if not literal.is_global:
+        raise UpstreamFailed("An image URL points to a non-public address; refused.")
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, provider: str) -> bytes:
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > IMAGE_MAX_BYTES:
+            raise UpstreamFailed(f"The image from '{provider}' exceeds {IMAGE_MAX_BYTES} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class UpstreamResponse:

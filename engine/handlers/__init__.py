@@ -7,6 +7,8 @@ from types import MappingProxyType
 
 from engine.handlers import admin, health, models
 from engine.handlers.chat import ChatCompletions
+from engine.handlers.embeddings import Embeddings
+from engine.handlers.images import ImageGenerations
 from engine.http import Handler
 
 
@@ -15,6 +17,8 @@ def handler_table() -> Mapping[str, Handler]:
     return MappingProxyType(
         {
             "chat.completions": ChatCompletions(),
+            "embeddings.create": Embeddings(),
+            "images.generations": ImageGenerations(),
             "models.list": models.list_models,
             "models.get": models.get_model,
             "providers.list": models.list_providers,

@@ -13,7 +13,9 @@ def _require_admin(req: Request) -> None:
     if not expected:
         raise NotFound("No route matches this path.")
     header = req.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else req.headers.get("x-admin-key", "")
+    given = (
+        header[7:] if header.lower().startswith("bearer ") else req.headers.get("x-admin-key", "")
+    )
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise AuthenticationFailed("The admin key is missing or wrong.")
 

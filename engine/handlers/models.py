@@ -32,5 +32,9 @@ async def get_model(req: Request) -> Response:
 
 
 async def list_providers(req: Request) -> Response:
-    data = [p.public() for p in req.snapshot.providers.values()]
+    errors = req.runtime.discovery.errors
+    data = [
+        {**p.public(), "discovery_error": errors.get(p.name)} if p.discover else p.public()
+        for p in req.snapshot.providers.values()
+    ]
     return Response.json({"object": "list", "data": data})
