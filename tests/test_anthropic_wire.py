@@ -12,8 +12,10 @@ from engine.errors import InvalidRequest, RateLimited, UpstreamFailed, UpstreamR
 from engine.providers.anthropic import ChunkTranslator
 from engine.providers.anthropic_wire import (
     DEFAULT_MAX_TOKENS,
+    JSON_TOOL,
     to_chat_completion,
     to_messages_request,
+    unwrap_json_answer,
 )
 from tests.fakes.anthropic_server import stream_events
 
@@ -354,3 +356,72 @@ def test_stream_cut_short_is_an_upstream_failure() -> None:
         translator.feed(event)
     with pytest.raises(UpstreamFailed):
         translator.finish()
+
+
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["city", "population"],
+}
+
+
+def test_json_schema_response_format_becomes_one_forced_tool() -> None:
+    body = {
+        "messages": [{"role": "user", "content": "Largest city?"}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "c", "schema": CITY_SCHEMA},
+        },
+    }
+    request = to_messages_request(body, "m")
+    assert request["tools"] == [
+        {
+            "name": JSON_TOOL,
+            "description": "Give your answer as this tool's input.",
+            "input_schema": CITY_SCHEMA,
+        }
+    ]
+    assert request["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+    json_object = {**body, "response_format": {"type": "json_object"}}
+    assert to_messages_request(json_object, "m")["tools"][0]["input_schema"] == {"type": "object"}
+    assert "tools" not in to_messages_request({**body, "response_format": {"type": "text"}}, "m")
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": [WEATHER_TOOL]}, "response_format"),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"schema": {"type": "array"}},
+                }
+            },
+            "response_format.json_schema.schema",
+        ),
+    ],
+)
+def test_json_mode_mistakes_are_400(extra: dict[str, Any], param: str) -> None:
+    body = {
+        "messages": [{"role": "user", "content": "x"}],
+        "response_format": {"type": "json_object"},
+    }
+    with pytest.raises(InvalidRequest) as caught:
+        to_messages_request({**body, **extra}, "m")
+    assert caught.value.param == param
+
+
+def test_json_answer_comes_back_as_content() -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": JSON_TOOL, "input": {"city": "Tokyo"}}
+    message = unwrap_json_answer(_message([call], "tool_use"))
+    completion = to_chat_completion(message, model="m", created=1)
+    assert completion["choices"][0]["message"]["content"] == '{"city":"Tokyo"}'
+    assert "tool_calls" not in completion["choices"][0]["message"]
+    assert completion["choices"][0]["finish_reason"] == "stop"
+    translator = ChunkTranslator(model="m", created=1, json_answer=True)
+    chunks = [c for e in stream_events(_message([call], "tool_use")) for c in translator.feed(e)]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert text == '{"city":"Tokyo"}'
+    assert all("tool_calls" not in c["choices"][0]["delta"] for c in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

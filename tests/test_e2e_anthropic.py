@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import pydantic
 import pytest
 
 from tests.fakes.anthropic_server import API_KEY, FakeAnthropic
@@ -168,3 +169,17 @@ def test_error_event_mid_stream_reaches_the_sdk(client: openai.OpenAI) -> None:
         for chunk in stream:
             received.append(chunk)
     assert received and received[0].choices[0].delta.role == "assistant"
+
+
+class City(pydantic.BaseModel):
+    city: str
+    population: int
+
+
+def test_structured_output_parses_into_a_model(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.parse(
+        model="claude/claude-test",
+        messages=[{"role": "user", "content": "Largest city in France?"}],
+        response_format=City,
+    )
+    assert completion.choices[0].message.parsed == City(city="Paris", population=3)

@@ -345,3 +345,24 @@ async def test_unreachable_upstream_is_a_gateway_error(upstream: Upstream) -> No
 
 async def test_discover_models(fake: FakeAnthropic, upstream: Upstream) -> None:
     assert await claude(fake.url).discover_models(upstream) == ["claude-test"]
+
+
+async def test_json_schema_answers_arrive_as_content_in_both_modes(
+    fake: FakeAnthropic, upstream: Upstream
+) -> None:
+    kind = claude(fake.url)
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "rank": {"type": "integer"}},
+    }
+    body = {
+        "messages": [user("Largest city?")],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
+    }
+    completion = await chat(kind, upstream, body)
+    message = completion["choices"][0]["message"]
+    assert orjson.loads(message["content"]) == {"city": "Paris", "rank": 3}
+    assert "tool_calls" not in message
+    assert completion["choices"][0]["finish_reason"] == "stop"
+    text, calls, finish = reassemble(await stream(kind, upstream, body))
+    assert (orjson.loads(text), calls, finish) == ({"city": "Paris", "rank": 3}, {}, "stop")

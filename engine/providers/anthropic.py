@@ -13,21 +13,57 @@ from typing import Any
 
 import orjson
 
-from engine.errors import GatewayError, UpstreamFailed
+from engine.errors import GatewayError, RateLimited, UpstreamFailed, UpstreamRejected
 from engine.providers.anthropic_wire import (
     ANTHROPIC_VERSION,
+    JSON_TOOL,
     Json,
-    error_for_status,
     finish_reason,
-    stream_error,
+    json_answer_tool,
     to_chat_completion,
     to_messages_request,
+    unwrap_json_answer,
     usage,
 )
 from engine.providers.base import Call, ProviderKind
 from engine.upstream import Upstream, UpstreamResponse
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
+
+# Anthropic error type -> HTTP status it stands for (as documented for non-stream answers).
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+def stream_error(provider: str, data: Mapping[str, Any], secret: str | None) -> GatewayError:
+    """The GatewayError for a mid-stream `error` event, mapped by Anthropic's error type."""
+    error = data["error"] if isinstance(data.get("error"), dict) else data
+    kind = str(error.get("type") or "api_error")
+    message = str(error.get("message") or kind)
+    if secret:
+        message = message.replace(secret, "***")
+    return error_for_status(
+        ERROR_STATUS.get(kind, 500), f"Provider '{provider}' failed mid-stream: {message} ({kind})"
+    )
+
+
+def error_for_status(status: int, text: str) -> GatewayError:
+    """Anthropic's statuses in the GatewayError tree; 529 (overloaded) is a 503."""
+    if status == 429:
+        return RateLimited(text, headers={"Retry-After": "1"})
+    if status == 529:
+        return UpstreamFailed(text, status=503, code="upstream_overloaded")
+    if 400 <= status < 500:
+        return UpstreamRejected(text, status=status)
+    return UpstreamFailed(text)
 
 
 class ChunkTranslator:
@@ -43,17 +79,20 @@ class ChunkTranslator:
         model: str,
         created: int,
         include_usage: bool = False,
+        json_answer: bool = False,
         provider: str = "anthropic",
         secret: str | None = None,
     ) -> None:
         self.model = model
         self.created = created
         self.include_usage = include_usage
+        self.json_answer = json_answer
         self.provider = provider
         self._secret = secret
         self.id = "chatcmpl-"
         self.done = False
         self._tool_index: dict[int, int] = {}
+        self._json_blocks: set[int] = set()  # JSON-mode tool calls, streamed as content
         self._usage: dict[str, Any] = {}
 
     def feed(self, data: Mapping[str, Any]) -> list[Json]:
@@ -70,6 +109,8 @@ class ChunkTranslator:
         if kind == "message_delta":
             self._count(data.get("usage"))
             reason = (data.get("delta") or {}).get("stop_reason")
+            if self.json_answer and reason == "tool_use":
+                reason = "end_turn"
             return [self._chunk({}, finish_reason(reason))]
         if kind == "message_stop":
             self.done = True
@@ -91,6 +132,9 @@ class ChunkTranslator:
             return [self._chunk({"content": block["text"]})]
         if block.get("type") != "tool_use":
             return []
+        if self.json_answer and block.get("name") == JSON_TOOL:
+            self._json_blocks.add(index)
+            return []
         number = self._tool_index[index] = len(self._tool_index)
         call = {
             "index": number,
@@ -104,6 +148,8 @@ class ChunkTranslator:
         if delta.get("type") == "text_delta" and delta.get("text"):
             return [self._chunk({"content": delta["text"]})]
         if delta.get("type") == "input_json_delta" and delta.get("partial_json"):
+            if index in self._json_blocks:
+                return [self._chunk({"content": delta["partial_json"]})]
             call = {
                 "index": self._tool_index[index],
                 "function": {"arguments": delta["partial_json"]},
@@ -175,6 +221,8 @@ class Anthropic(ProviderKind):
         request = {**to_messages_request(call.body, call.model.id), "stream": False}
         message = await (await self._open(call.upstream, "POST", "/messages", request)).json()
         try:
+            if json_answer_tool(call.body) is not None:
+                message = unwrap_json_answer(message)
             completion = to_chat_completion(message, model=call.model.id, created=int(time.time()))
         except (AttributeError, KeyError, TypeError):
             raise UpstreamFailed(
@@ -190,6 +238,7 @@ class Anthropic(ProviderKind):
             model=call.model.id,
             created=int(time.time()),
             include_usage=bool(options.get("include_usage")),
+            json_answer=json_answer_tool(call.body) is not None,
             provider=self.provider.name,
             secret=self.provider.api_key,
         )

@@ -14,16 +14,11 @@ from typing import Any
 
 import orjson
 
-from engine.errors import (
-    GatewayError,
-    InvalidRequest,
-    RateLimited,
-    UpstreamFailed,
-    UpstreamRejected,
-)
+from engine.errors import InvalidRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+JSON_TOOL = "json_response"  # the forced tool that carries a JSON-mode answer
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -33,18 +28,6 @@ FINISH_REASONS = {
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
     "refusal": "content_filter",
-}
-
-# Anthropic error type -> HTTP status it stands for (as documented for non-stream answers).
-ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
 }
 
 Json = dict[str, Any]
@@ -70,11 +53,7 @@ def to_messages_request(body: Mapping[str, Any], model: str) -> Json:
     stop = body.get("stop")
     if stop:
         request["stop_sequences"] = [stop] if isinstance(stop, str) else _array(stop, "stop")
-    if body.get("tools"):
-        request["tools"] = [_tool(t, i) for i, t in enumerate(_array(body["tools"], "tools"))]
-        choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
-        if choice is not None:
-            request["tool_choice"] = choice
+    request.update(_tool_fields(body))
     if isinstance(body.get("user"), str):
         request["metadata"] = {"user_id": body["user"]}
     if body.get("stream"):
@@ -220,6 +199,44 @@ def _array(value: Any, where: str) -> list[Any]:
     return value
 
 
+def _tool_fields(body: Mapping[str, Any]) -> Json:
+    """`tools` and `tool_choice`: the client's tools, or the one tool of JSON mode."""
+    answer_tool = json_answer_tool(body)
+    if answer_tool is not None:
+        return {"tools": [answer_tool], "tool_choice": {"type": "tool", "name": JSON_TOOL}}
+    if not body.get("tools"):
+        return {}
+    fields: Json = {"tools": [_tool(t, i) for i, t in enumerate(_array(body["tools"], "tools"))]}
+    choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+    if choice is not None:
+        fields["tool_choice"] = choice
+    return fields
+
+
+def json_answer_tool(body: Mapping[str, Any]) -> Json | None:
+    """The tool Claude must call when `response_format` asks for JSON, else None.
+
+    Claude has no JSON mode: the schema becomes a forced tool whose input is the answer,
+    handed back to the client as the message content (`unwrap_json_answer`).
+    """
+    fmt = body.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind not in ("json_object", "json_schema"):
+        return None
+    if body.get("tools"):
+        raise InvalidRequest(
+            "This provider cannot combine a JSON response_format with tools.",
+            param="response_format",
+        )
+    spec = fmt.get("json_schema") if isinstance(fmt, dict) and kind == "json_schema" else None
+    schema = (spec.get("schema") if isinstance(spec, dict) else None) or {"type": "object"}
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+        where = "response_format.json_schema.schema"
+        raise InvalidRequest(f"{where} must describe a JSON object.", param=where)
+    description = "Give your answer as this tool's input."
+    return {"name": JSON_TOOL, "description": description, "input_schema": schema}
+
+
 def _tool(tool: Any, i: int) -> Json:
     function = tool.get("function") if isinstance(tool, dict) else None
     if not isinstance(function, dict) or tool.get("type", "function") != "function":
@@ -276,6 +293,18 @@ def usage(anthropic_usage: Mapping[str, Any]) -> Json:
     return result
 
 
+def unwrap_json_answer(message: Mapping[str, Any]) -> Json:
+    """`message` with the JSON-mode tool call turned back into text and a plain stop."""
+    blocks = [
+        {"type": "text", "text": orjson.dumps(b.get("input", {})).decode()}
+        if b.get("type") == "tool_use" and b.get("name") == JSON_TOOL
+        else b
+        for b in message.get("content") or []
+    ]
+    stop = message.get("stop_reason")
+    return {**message, "content": blocks, "stop_reason": "end_turn" if stop == "tool_use" else stop}
+
+
 def to_chat_completion(message: Mapping[str, Any], *, model: str, created: int) -> Json:
     """A ChatCompletion for a Messages API `message` object."""
     blocks = message.get("content") or []
@@ -307,26 +336,3 @@ def to_chat_completion(message: Mapping[str, Any], *, model: str, created: int) 
         ],
         "usage": usage(message.get("usage") or {}),
     }
-
-
-def stream_error(provider: str, data: Mapping[str, Any], secret: str | None) -> GatewayError:
-    """The GatewayError for a mid-stream `error` event, mapped by Anthropic's error type."""
-    error = data["error"] if isinstance(data.get("error"), dict) else data
-    kind = str(error.get("type") or "api_error")
-    message = str(error.get("message") or kind)
-    if secret:
-        message = message.replace(secret, "***")
-    return error_for_status(
-        ERROR_STATUS.get(kind, 500), f"Provider '{provider}' failed mid-stream: {message} ({kind})"
-    )
-
-
-def error_for_status(status: int, text: str) -> GatewayError:
-    """Anthropic's statuses in the GatewayError tree; 529 (overloaded) is a 503."""
-    if status == 429:
-        return RateLimited(text, headers={"Retry-After": "1"})
-    if status == 529:
-        return UpstreamFailed(text, status=503, code="upstream_overloaded")
-    if 400 <= status < 500:
-        return UpstreamRejected(text, status=status)
-    return UpstreamFailed(text)
