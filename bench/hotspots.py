@@ -1,8 +1,9 @@
 """Profile Patchbay's worker with py-spy while wrk loads it; summarise where time goes.
 
 The raw collapsed stacks are kept in bench/results/ (one file per scenario) for
-flame-graph tools; the printed summary lists the hottest leaf functions overall and
-the hottest of Patchbay's own functions (engine/) by inclusive time.
+flame-graph tools; the printed summary lists the hottest leaf functions overall, the
+hottest of Patchbay's own functions (engine/) by inclusive time, and which library
+calls Patchbay's deepest frames spend their time in.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rig import heaviest_process
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OWN_CODE = "engine/"
+LOOP_RUNNERS = ("Runner.run ", "BaseEventLoop.run_forever ", "BaseEventLoop.run_until_complete ")
 TOP = 15
 
 
@@ -81,25 +83,48 @@ def _record(
 
 
 def summarize(collapsed: str, title: str) -> str:
-    """Top leaf functions (self time) and top engine/ functions (inclusive time)."""
+    """Top leaf functions overall; engine/ functions by inclusive time; and where they call out.
+
+    Frames below the event loop's runner (module, CLI, serve) hold every callback the
+    loop runs, so engine/ frames are counted only above the last runner frame.
+    """
     leaves: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    calls_out: Counter[str] = Counter()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        count = int(count_text)
-        frames = stack.split(";")
+        count, frames = int(count_text), stack.split(";")
         total += count
         leaves[frames[-1]] += count
+        frames = frames[_past_loop_runner(frames) :]
         for frame in set(frames):
             if OWN_CODE in frame:
                 own[frame] += count
+        deepest = max((i for i, f in enumerate(frames) if OWN_CODE in f), default=None)
+        if deepest is not None:
+            callee = frames[deepest + 1] if deepest + 1 < len(frames) else "(self)"
+            calls_out[f"{frames[deepest]} -> {callee}"] += count
     if total == 0:
         return f"profile {title}: no samples"
-    lines = [f"profile {title}: {total} samples", "  hottest functions, self time:"]
-    lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in leaves.most_common(TOP)]
-    lines.append(f"  Patchbay's own code ({OWN_CODE}), inclusive time:")
-    lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(TOP)]
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            f"profile {title}: {total} samples",
+            *_section("hottest functions, self time", leaves, total),
+            *_section(f"Patchbay's own code ({OWN_CODE}), inclusive time", own, total),
+            *_section("where Patchbay's deepest frame spends it", calls_out, total),
+        ]
+    )
+
+
+def _past_loop_runner(frames: list[str]) -> int:
+    runners = [i for i, frame in enumerate(frames) if frame.startswith(LOOP_RUNNERS)]
+    return runners[-1] + 1 if runners else 0
+
+
+def _section(heading: str, counts: Counter[str], total: int) -> list[str]:
+    lines = [f"  {heading}:"]
+    lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in counts.most_common(TOP)]
+    return lines

@@ -39,6 +39,7 @@ class Footnotes:
     patchbay_startup_s: float | None
     passthrough_startup_s: float | None
     errors: Sequence[str]
+    noise: Sequence[str]
 
 
 def _ms(value: float) -> str:
@@ -96,6 +97,9 @@ def render_footnotes(notes: Footnotes, latency_row: Row | None) -> str:
             f"patchbay {added_latency(latency_row, PATCHBAY)}, "
             f"passthrough {added_latency(latency_row, PASSTHROUGH)}"
         )
+    if notes.noise:
+        lines.append("runs that varied by more than 25% (other load on the machine?):")
+        lines.extend(f"  {spread}" for spread in notes.noise)
     if notes.errors:
         lines.append(f"!!! {len(notes.errors)} RUNS HAD REQUEST ERRORS !!!")
         lines.extend(f"!!!   {error}" for error in notes.errors)

@@ -34,6 +34,7 @@ SCENARIOS = (
     Scenario("stream c=32", stream=True, connections=32),
 )
 LATENCY = Scenario("chat c=1", stream=False, connections=1)
+NOISY = 1.25
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Bench:
     targets: dict[str, Target]
     load: LoadGenerator
     errors: list[str] = field(default_factory=list)
+    noise: list[str] = field(default_factory=list)
 
     def sample(self, key: str, scenario: Scenario, duration: float) -> Sample:
         sample = self.load.run(self.targets[key].url, scenario, duration)
@@ -78,7 +80,17 @@ class Bench:
                     f"{sample.requests_per_s:>9,.0f} req/s  p50 {sample.p50_ms:.2f} ms",
                     file=sys.stderr,
                 )
+        self.note_noise(scenario, samples)
         return Row(scenario.name, {key: Figure.median_of(s) for key, s in samples.items()})
+
+    def note_noise(self, scenario: Scenario, samples: dict[str, list[Sample]]) -> None:
+        """Remember figures whose runs disagree by more than NOISY: the rig was busy."""
+        for key, runs in samples.items():
+            rates = [run.requests_per_s for run in runs]
+            if min(rates) > 0 and max(rates) / min(rates) > NOISY:
+                self.noise.append(
+                    f"{scenario.name} {key}: {min(rates):,.0f} to {max(rates):,.0f} req/s"
+                )
 
     def verify(self) -> None:
         for key, target in self.targets.items():
@@ -166,6 +178,7 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
         patchbay_startup_s=startups.get(PATCHBAY),
         passthrough_startup_s=startups.get(PASSTHROUGH),
         errors=bench.errors,
+        noise=bench.noise,
     )
     print()
     print(render_table([*rows, latency_row]))
@@ -187,6 +200,8 @@ def main() -> int:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Also when started in the background, where SIGINT arrives ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rig = Rig(Path(tempfile.mkdtemp(prefix="patchbay-bench-")))
     failed = True
     try:
@@ -196,6 +211,9 @@ def main() -> int:
     except (RigError, LoadError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     finally:
         rig.stop_all()
         if failed:
