@@ -1,8 +1,8 @@
 """The `anthropic` kind: Anthropic's native Messages API behind OpenAI's chat completions.
 
 Request and response shapes are translated in `anthropic_wire`; this module holds the
-adapter and `ChunkTranslator`, the small state machine that turns Messages stream events
-into `chat.completion.chunk` dicts.
+adapter, the mapping of Anthropic's error types, and `ChunkTranslator`, the small state
+machine that turns Messages stream events into `chat.completion.chunk` dicts.
 """
 
 from __future__ import annotations
@@ -247,18 +247,21 @@ class Anthropic(ProviderKind):
     async def _relay(
         self, resp: UpstreamResponse, translator: ChunkTranslator
     ) -> AsyncIterator[bytes]:
-        async for _event, data in resp.events(self.provider.timeout):
-            try:
-                chunks = translator.feed(orjson.loads(data))
-            except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
-                raise UpstreamFailed(
-                    f"Provider '{self.provider.name}' sent a stream event we cannot read: "
-                    f"{data[:200].decode('utf-8', 'replace')}"
-                ) from None
-            for chunk in chunks:
-                yield orjson.dumps(chunk)
-            if translator.done:
-                break
+        try:
+            async for _event, data in resp.events(self.provider.timeout):
+                try:
+                    chunks = translator.feed(orjson.loads(data))
+                except (AttributeError, KeyError, TypeError, ValueError):
+                    raise UpstreamFailed(
+                        f"Provider '{self.provider.name}' sent a stream event we cannot read: "
+                        f"{data[:200].decode('utf-8', 'replace')}"
+                    ) from None
+                for chunk in chunks:
+                    yield orjson.dumps(chunk)
+                if translator.done:
+                    break
+        finally:
+            resp.close()  # at once, also when the client stops reading mid-stream
         translator.finish()
 
     async def discover_models(self, upstream: Upstream) -> list[str]:

@@ -137,12 +137,15 @@ class Pollinations(ProviderKind):
         return self._relay(await self._post_chat(call))
 
     async def _relay(self, resp: UpstreamResponse) -> AsyncIterator[bytes]:
-        async for event, data in resp.events(self.provider.timeout):
-            if data == b"[DONE]":
-                break
-            if event == "error" or data.startswith(b'{"error"'):
-                raise upstream_error_from_event(self.provider.name, data, self.provider.api_key)
-            yield data
+        try:
+            async for event, data in resp.events(self.provider.timeout):
+                if data == b"[DONE]":
+                    break
+                if event == "error" or data.startswith(b'{"error"'):
+                    raise upstream_error_from_event(self.provider.name, data, self.provider.api_key)
+                yield data
+        finally:
+            resp.close()  # at once, also when the client stops reading mid-stream
 
     async def images(self, call: Call) -> bytes:
         """One GET per image, concurrently; each is fetched even for `url`, so a failure
