@@ -8,6 +8,7 @@ The model name scripts the behaviour: `fail-500`, `reject-400`, `limit-429`, `sl
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from typing import Any
 
@@ -17,7 +18,11 @@ from aiohttp import web
 from tests.fakes import FakeUpstream
 
 API_KEY = "sk-upstream-secret-123"
-SLOW_SECONDS = 3.0  # longer than the test provider timeout, short enough for teardown
+SLOW_SECONDS = 3.0
+# A 1x1 transparent PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)  # longer than the test provider timeout, short enough for teardown
 
 
 def _error(
@@ -39,6 +44,9 @@ class FakeOpenAI(FakeUpstream):
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/v1/embeddings", self.embeddings)
         app.router.add_get("/v1/models", self.list_models)
+        app.router.add_post("/v1/images/generations", self.images)
+        app.router.add_get("/files/image.png", self.image_file)
+        app.router.add_get("/files/redirect", self.image_redirect)
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {API_KEY}"
@@ -60,6 +68,8 @@ class FakeOpenAI(FakeUpstream):
             return _error(429, "Rate limit reached", "requests", {"Retry-After": "7"})
         if model == "slow":
             await asyncio.sleep(SLOW_SECONDS)
+        if model == "hold" and body.get("stream"):
+            return await self._hold(request, body)
         if body.get("stream"):
             return await self._stream(request, body)
         return web.json_response(_completion(body))
@@ -81,6 +91,36 @@ class FakeOpenAI(FakeUpstream):
             self.closed_streams += 1
             raise
         return resp
+
+    async def _hold(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        """Send one chunk, then wait until the client (the gateway) closes the connection."""
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: " + orjson.dumps(_chunks(body)[0]) + b"\n\n")
+        for _ in range(500):
+            if request.transport is None or request.transport.is_closing():
+                self.closed_streams += 1
+                break
+            await asyncio.sleep(0.01)
+        return resp
+
+    async def images(self, request: web.Request) -> web.Response:
+        """URL answers always for `url-only`; otherwise b64_json when asked."""
+        body = await request.json()
+        n = body.get("n") or 1
+        base = f"http://127.0.0.1:{self.port}/files"
+        if body["model"] == "url-only" or body.get("response_format") != "b64_json":
+            target = "redirect" if body.get("prompt") == "redirect" else "image.png"
+            data = [{"url": f"{base}/{target}"} for _ in range(n)]
+        else:
+            data = [{"b64_json": base64.b64encode(PNG).decode()} for _ in range(n)]
+        return web.json_response({"created": int(time.time()), "data": data})
+
+    async def image_file(self, request: web.Request) -> web.Response:
+        return web.Response(body=PNG, content_type="image/png")
+
+    async def image_redirect(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://127.0.0.1:{self.port}/files/image.png")
 
     async def embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
