@@ -1,0 +1,298 @@
+"""The OpenAPI 3.1 document of what a Snapshot serves, so the docs cannot drift.
+
+Paths come from the snapshot's enabled routes (a disabled route vanishes at the next
+reload), request bodies from the schemas the handlers validate with, and everything
+else from OPERATIONS: one entry per handler name that routes.yaml may use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from engine.handlers.schemas import CHAT_REQUEST, EMBEDDINGS_REQUEST, IMAGES_REQUEST
+from engine.snapshot import Route, Snapshot
+
+Schema = dict[str, Any]
+
+ERROR: Schema = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+MODEL: Schema = {
+    "type": "object",
+    "required": ["id", "object", "created", "owned_by"],
+    "properties": {
+        "id": {"type": "string", "description": "PROVIDER/MODEL or an alias"},
+        "object": {"const": "model"},
+        "created": {"type": "integer"},
+        "owned_by": {"type": "string", "description": "the provider, or patchbay for aliases"},
+    },
+}
+PROVIDER: Schema = {
+    "type": "object",
+    "required": ["name", "kind", "status", "models"],
+    "properties": {
+        "name": {"type": "string"},
+        "kind": {"type": "string"},
+        "status": {"enum": ["active", "disabled", "missing_key"]},
+        "models": {"type": "array", "items": {"type": "string"}},
+        "discover": {"type": "boolean"},
+    },
+}
+CHAT_COMPLETION: Schema = {
+    "type": "object",
+    "required": ["id", "object", "created", "model", "choices"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "chat.completion"},
+        "created": {"type": "integer"},
+        "model": {"type": "string"},
+        "choices": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "message"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "message": {"type": "object", "required": ["role"]},
+                    "finish_reason": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "usage": {"type": ["object", "null"]},
+    },
+}
+EMBEDDING_LIST: Schema = {
+    "type": "object",
+    "required": ["object", "data", "model"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": {"type": "object", "required": ["index", "embedding"]}},
+        "model": {"type": "string"},
+        "usage": {"type": "object"},
+    },
+}
+IMAGES: Schema = {
+    "type": "object",
+    "required": ["created", "data"],
+    "properties": {
+        "created": {"type": "integer"},
+        "data": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _list_of(item: Schema) -> Schema:
+    return {
+        "type": "object",
+        "required": ["object", "data"],
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": item}},
+    }
+
+
+# Named schemas; the document carries the ones its enabled routes use.
+SCHEMAS: dict[str, Schema] = {
+    "Error": ERROR,
+    "ChatCompletionRequest": CHAT_REQUEST,
+    "ChatCompletion": CHAT_COMPLETION,
+    "EmbeddingsRequest": EMBEDDINGS_REQUEST,
+    "EmbeddingList": EMBEDDING_LIST,
+    "ImagesRequest": IMAGES_REQUEST,
+    "ImagesResponse": IMAGES,
+    "Model": MODEL,
+    "ModelList": _list_of({"$ref": "#/components/schemas/Model"}),
+    "Provider": PROVIDER,
+    "ProviderList": _list_of({"$ref": "#/components/schemas/Provider"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the docs say about one handler, wherever routes.yaml mounts it.
+
+    `request` and `response` name entries of SCHEMAS; a response of None is any JSON.
+    """
+
+    summary: str
+    tag: str
+    response: str | None = None
+    request: str | None = None
+    stream: bool = False  # `"stream": true` answers text/event-stream
+    media: Literal["application/json", "text/plain"] = "application/json"
+    admin: bool = False
+    description: str = ""
+
+
+OPERATIONS: dict[str, Operation] = {
+    "chat.completions": Operation(
+        "Create a chat completion",
+        "Chat",
+        "ChatCompletion",
+        "ChatCompletionRequest",
+        stream=True,
+        description="OpenAI's chat completions. With `stream: true` the answer is "
+        "server-sent events, `data: {chunk}` ... `data: [DONE]`; a failure after the "
+        'first event is a `data: {"error": ...}` event.',
+    ),
+    "embeddings.create": Operation(
+        "Create embeddings", "Embeddings", "EmbeddingList", "EmbeddingsRequest"
+    ),
+    "images.generations": Operation("Generate images", "Images", "ImagesResponse", "ImagesRequest"),
+    "models.list": Operation(
+        "List models",
+        "Models",
+        "ModelList",
+        description="Every enabled, usable `PROVIDER/MODEL` id, then the aliases.",
+    ),
+    "models.get": Operation(
+        "Retrieve a model", "Models", "Model", description="The id may contain `/`."
+    ),
+    "providers.list": Operation(
+        "List providers", "Providers", "ProviderList", description="Never shows a key."
+    ),
+    "search.query": Operation("Search the web", "Search"),
+    "search.provider": Operation("Search with one engine", "Search"),
+    "health.live": Operation("Liveness: the process answers", "Health"),
+    "health.ready": Operation("Readiness: a config is loaded", "Health"),
+    "metrics.prometheus": Operation("Prometheus metrics", "Health", media="text/plain"),
+    "admin.reload": Operation("Re-read the config now", "Admin", admin=True),
+    "admin.config": Operation("Config status: hash, load time, last error", "Admin", admin=True),
+}
+
+_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+_COMPONENT = "#/components/schemas/"
+
+
+def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The whole document for `snapshot`: info from server.yaml, paths from routes.yaml."""
+    settings = snapshot.settings
+    paths: dict[str, dict[str, Any]] = {}
+    used_ids: set[str] = set()
+    for route in snapshot.routes.routes:
+        if not route.enabled:
+            continue
+        path = _PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
+        for method in sorted(route.methods - {"HEAD"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(route, method, used_ids)
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": settings.api.title,
+            "description": settings.api.description,
+            "version": settings.api.version,
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _used_schemas(paths),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+    if settings.auth.required:
+        document["security"] = [{"bearer": []}]
+    return document
+
+
+def _operation(route: Route, method: str, used_ids: set[str]) -> dict[str, Any]:
+    doc = OPERATIONS.get(route.handler) or Operation(route.handler, "Other")
+    responses: dict[str, Any] = {"200": _success(doc)}
+    op: dict[str, Any] = {
+        "operationId": _unique(re.sub(r"\W", "_", route.handler), used_ids),
+        "summary": doc.summary,
+        "tags": [doc.tag],
+        "responses": responses,
+    }
+    if doc.description:
+        op["description"] = doc.description
+    parameters = [_path_parameter(m) for m in _PARAM.finditer(route.path)]
+    if parameters:
+        op["parameters"] = parameters
+    if doc.request is not None and method in ("POST", "PUT", "PATCH"):
+        op["requestBody"] = {"required": True, "content": {"application/json": _ref(doc.request)}}
+        responses["400"] = _error("Bad JSON, or the body breaks the schema (`param` names it)")
+        responses["413"] = _error("The body is larger than `max_request_size`")
+    if doc.admin:
+        op["security"] = [{"bearer": []}]
+        responses["401"] = _error("The admin key is missing or wrong")
+        responses["404"] = _error("No admin key is configured")
+    responses["default"] = _error("An OpenAI-shaped error")
+    return op
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"schema": {"$ref": _COMPONENT + name}}
+
+
+def _success(doc: Operation) -> dict[str, Any]:
+    if doc.response is not None:
+        body = _ref(doc.response)
+    else:
+        body = {"schema": {"type": "string" if doc.media == "text/plain" else "object"}}
+    content: dict[str, Any] = {doc.media: body}
+    if doc.stream:
+        content["text/event-stream"] = {
+            "schema": {"type": "string", "description": "server-sent events"}
+        }
+    return {"description": "OK", "content": content}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": _ref("Error")}}
+
+
+def _used_schemas(paths: dict[str, Any]) -> dict[str, Schema]:
+    """The SCHEMAS entries the paths refer to, directly or through other schemas."""
+    used: set[str] = set()
+    pending = list(_refs(paths))
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used.add(name)
+            pending += _refs(SCHEMAS[name])
+    return {name: schema for name, schema in SCHEMAS.items() if name in used}
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """Names of the components that `node` refers to, at any depth."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_COMPONENT):
+            yield ref[len(_COMPONENT) :]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _path_parameter(match: re.Match[str]) -> dict[str, Any]:
+    name, converter = match.group(1), match.group(2) or "str"
+    schema: Schema = {"type": "integer"} if converter == "int" else {"type": "string"}
+    parameter: dict[str, Any] = {"name": name, "in": "path", "required": True, "schema": schema}
+    if converter == "path":
+        parameter["description"] = "may contain '/'"
+    return parameter
+
+
+def _unique(name: str, used: set[str]) -> str:
+    """Operation ids are unique even when two routes share a handler."""
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{name}_{n}"
+    used.add(candidate)
+    return candidate

@@ -1,0 +1,261 @@
+"""The pages people see: landing page with playground, API docs, and their assets.
+
+Where each page lives comes from the live settings (`base_url`, `api.docs_url`, ...),
+which change on reload, so one catch-all Quart route looks the path up in a small
+table derived from the snapshot of each request. What no page claims answers
+OpenAI's 404 JSON, like any other unknown path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import swagger_ui_bundle  # type: ignore[import-untyped]
+from quart import Quart, Response, request, send_from_directory
+
+from engine.errors import GatewayError, MethodNotAllowed, NotFound
+from engine.front import render_error
+from engine.openapi import openapi_document
+from engine.render import Pages
+from engine.runtime import Runtime
+from engine.snapshot import Snapshot
+
+STATUS_PATH = "/_patchbay/status"
+STATIC_PREFIX = "/_patchbay/static/"
+SWAGGER_PREFIX = "/_patchbay/swagger-ui/"
+PAGE_METHODS = ("GET", "HEAD")
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Pages load scripts, styles and data from this server only; the UI works offline.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+)
+
+PageView = Callable[[Snapshot], Awaitable[Response]]
+
+
+def templates_dir() -> Path:
+    """`templates/` in a source checkout (or editable install), else the packaged copy."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "templates", package.parent / "templates"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    raise FileNotFoundError(f"Patchbay's page templates are missing (looked beside {package})")
+
+
+@dataclass(frozen=True, slots=True)
+class PageUrls:
+    """Where each page lives under the live settings; None: switched off (empty URL)."""
+
+    landing: str
+    status: str
+    static: str
+    swagger: str
+    docs: str | None
+    reference: str | None
+    openapi: str | None
+
+
+def page_urls(snapshot: Snapshot) -> PageUrls:
+    base, api = snapshot.settings.base_url, snapshot.settings.api
+    return PageUrls(
+        landing=base + "/",
+        status=base + STATUS_PATH,
+        static=base + STATIC_PREFIX,
+        swagger=base + SWAGGER_PREFIX,
+        docs=base + api.docs_url if api.docs_url else None,
+        reference=base + api.redoc_url if api.redoc_url else None,
+        openapi=base + api.openapi_url if api.openapi_url else None,
+    )
+
+
+def chat_path(snapshot: Snapshot) -> str | None:
+    """The full path the playground posts to, or None while no route serves chat."""
+    for route in snapshot.routes.routes:
+        if route.enabled and route.handler == "chat.completions" and "POST" in route.methods:
+            return snapshot.routes.prefix + route.path
+    return None
+
+
+def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any]:
+    """What the landing page shows and polls: config identity, providers, models, routes.
+
+    The reload error text is shown only while auth is off: with auth on, the page is
+    public but the details belong to GET /admin/config.
+    """
+    reload_status = runtime.reloader.status
+    settings = snapshot.settings
+    errors = reload_status.last_error
+    models = []
+    for model_id in snapshot.model_ids():
+        plan = snapshot.plans[model_id]
+        alias = model_id in snapshot.aliases
+        models.append(
+            {
+                "id": model_id,
+                "type": plan.targets[0].model.type,
+                "owned_by": "patchbay" if alias else plan.targets[0].provider.name,
+                "alias": [t.public_id for t in plan.targets] if alias else None,
+                "strategy": plan.strategy if alias else None,
+            }
+        )
+    return {
+        "api": {
+            "title": settings.api.title,
+            "description": settings.api.description,
+            "version": settings.api.version,
+            "auth_required": settings.auth.required,
+            "chat": chat_path(snapshot),
+            "urls": dataclasses.asdict(page_urls(snapshot)),
+        },
+        "config": {
+            "hash": snapshot.hash,
+            "loaded_at": snapshot.loaded_at,
+            "sources": list(snapshot.sources),
+            "serving_last_good": reload_status.from_last_good,
+            "last_error": (errors if not settings.auth.required else ["(see /admin/config)"])
+            if errors
+            else [],
+            "last_error_at": reload_status.last_error_at,
+            "restart_needed": list(reload_status.restart_needed),
+        },
+        "providers": [p.public() for p in snapshot.providers.values()],
+        "models": models,
+        "routes": [
+            {
+                "path": snapshot.routes.prefix + r.path,
+                "methods": sorted(r.methods),
+                "handler": r.handler,
+                "enabled": r.enabled,
+            }
+            for r in snapshot.routes.routes
+        ],
+    }
+
+
+def reference_sections(document: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The document's operations grouped by tag, tags in the order routes.yaml lists them."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for path, methods in document["paths"].items():
+        for method, op in methods.items():
+            entry = {"path": path, "method": method, "op": op}
+            sections.setdefault(op["tags"][0], []).append(entry)
+    return list(sections.items())
+
+
+def _json(data: Any) -> Response:
+    return Response(
+        orjson.dumps(data), content_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+def _error(err: GatewayError, snapshot: Snapshot) -> Response:
+    reply = render_error(err, snapshot)
+    return Response(
+        reply.body, status=reply.status, headers=reply.headers, content_type=reply.content_type
+    )
+
+
+async def _send_file(folder: Path, name: str, snapshot: Snapshot) -> Response:
+    """A static file; send_from_directory refuses names that leave `folder` (404)."""
+    reply = await send_from_directory(folder, name)
+    reply.headers["Cache-Control"] = "public, max-age=3600"
+    return reply
+
+
+class Site:
+    """The pages of one app: templates loaded once, the page table read per request."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.directory = templates_dir()
+        self.pages = Pages(self.directory)
+
+    def views(self, snapshot: Snapshot, urls: PageUrls) -> dict[str, PageView]:
+        table: dict[str, PageView] = {urls.landing: self.landing, urls.status: self.status}
+        if snapshot.settings.base_url:
+            table[snapshot.settings.base_url] = self.landing
+        for url, view in (
+            (urls.docs, self.swagger),
+            (urls.reference, self.reference),
+            (urls.openapi, self.openapi),
+        ):
+            if url is not None:
+                table.setdefault(url, view)
+        return table
+
+    def asset(self, path: str, urls: PageUrls) -> PageView | None:
+        """The view sending one of the pages' static files, when `path` names one."""
+        for prefix, folder in (
+            (urls.static, self.directory / "static"),
+            (urls.swagger, Path(swagger_ui_bundle.swagger_ui_path)),
+        ):
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return functools.partial(_send_file, folder, path[len(prefix) :])
+        return None
+
+    async def serve(self) -> Response:
+        snapshot = self.runtime.snapshot  # read once: the whole page uses this snapshot
+        path = request.path
+        urls = page_urls(snapshot)
+        view = self.views(snapshot, urls).get(path) or self.asset(path, urls)
+        if view is None:
+            base = snapshot.settings.base_url
+            hint = f" This server's routes start with {base}." if base else ""
+            return _error(NotFound(f"No route matches {path}.{hint}"), snapshot)
+        if request.method not in PAGE_METHODS:
+            allow = ", ".join(PAGE_METHODS)
+            err = MethodNotAllowed(
+                f"Method {request.method} is not allowed on {path}; allowed: {allow}.",
+                headers={"Allow": allow},
+            )
+            return _error(err, snapshot)
+        return await view(snapshot)
+
+    def _html(self, name: str, snapshot: Snapshot, **context: Any) -> Response:
+        urls = dataclasses.asdict(page_urls(snapshot))
+        text = self.pages.render(name, {"api": snapshot.settings.api, "urls": urls, **context})
+        headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+        return Response(text, content_type="text/html; charset=utf-8", headers=headers)
+
+    async def landing(self, snapshot: Snapshot) -> Response:
+        boot = orjson.dumps(status_document(self.runtime, snapshot)).decode()
+        # Inside <script type="application/json">, "</" must not close the element.
+        return self._html("index.html", snapshot, boot=boot.replace("</", "<\\/"))
+
+    async def status(self, snapshot: Snapshot) -> Response:
+        return _json(status_document(self.runtime, snapshot))
+
+    async def openapi(self, snapshot: Snapshot) -> Response:
+        return _json(openapi_document(snapshot))
+
+    async def swagger(self, snapshot: Snapshot) -> Response:
+        return self._html("docs.html", snapshot)
+
+    async def reference(self, snapshot: Snapshot) -> Response:
+        document = openapi_document(snapshot)
+        sections = reference_sections(document)
+        return self._html("reference.html", snapshot, document=document, sections=sections)
+
+
+def install_pages(app: Quart, runtime: Runtime) -> None:
+    """Serve the pages on `app`: every path that routes.yaml does not claim comes here.
+
+    A second call on the same app does nothing.
+    """
+    if "patchbay_pages" in app.extensions:
+        return
+    site = Site(runtime)
+    app.extensions["patchbay_pages"] = site
+
+    async def page(path: str = "") -> Response:
+        return await site.serve()
+
+    app.add_url_rule("/", "patchbay_page_root", page, methods=ALL_METHODS)
+    app.add_url_rule("/<path:path>", "patchbay_page", page, methods=ALL_METHODS)
