@@ -30,7 +30,8 @@ def create_app(
     env = dict(os.environ if environ is None else environ)
     directory = Path(config_dir or env.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
     runtime = Runtime(directory, environ=env, overrides=overrides)
-    configure_logging(runtime.snapshot.settings.log_level)
+    settings = runtime.snapshot.settings
+    configure_logging("debug" if settings.debug else settings.log_level)
     app = Quart(__name__)
     app.config["PATCHBAY_RUNTIME"] = runtime
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.config import ConfigInvalid, read_sources
 from engine.reload import build_snapshot
-from engine.settings import SettingError
+from engine.settings import SettingError, check_given_settings
 from engine.snapshot import Snapshot
 
 # Flags of `serve` that are settings; each is passed to workers as its PATCHBAY_* variable.
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     directory = Path(args.config_dir or environ.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
     overrides = _overrides(args) if args.command == "serve" else {}
     try:
+        check_given_settings(environ, overrides)
         snapshot = build_snapshot(read_sources(directory), environ, overrides)
     except ConfigInvalid as invalid:
         if args.command == "serve":

@@ -14,6 +14,7 @@ from engine.discovery import Discovery
 from engine.handlers import handler_table
 from engine.http import Handler
 from engine.reload import Reloader
+from engine.settings import check_given_settings
 from engine.snapshot import Snapshot
 from engine.upstream import Upstream
 
@@ -26,6 +27,7 @@ class Runtime:
     def __init__(
         self, directory: Path, *, environ: Mapping[str, str], overrides: Mapping[str, Any]
     ) -> None:
+        check_given_settings(environ, overrides)  # a bad PATCHBAY_* value is not a config error
         self.reloader = Reloader(directory, environ=environ, overrides=overrides)
         self.upstream = Upstream(read_timeout=self.snapshot.settings.request_timeout)
         self.discovery = Discovery(self.reloader, self.upstream)

@@ -163,6 +163,11 @@ def resolve_settings(
     return dataclasses.replace(settings, base_url=settings.base_url.rstrip("/"))
 
 
+def check_given_settings(environ: Mapping[str, str], overrides: Mapping[str, Any]) -> None:
+    """Raise SettingError for an invalid command-line or PATCHBAY_* value, before any file."""
+    resolve_settings({}, environ, overrides)
+
+
 def _resolve_block(block: str, file_block: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
     cls = _BLOCKS[block]
     values = dict(file_block)
