@@ -262,12 +262,13 @@ def upstream_error(
     if secret:
         message = message.replace(secret, "***")
     text = f"Provider '{provider}' answered {status}: {message}"
+    context = {"upstream_status": status}  # lets a kind refine the mapping (e.g. 529)
     if status == 429:
         retry = (headers or {}).get("Retry-After", "1")
-        return RateLimited(text, headers={"Retry-After": retry})
+        return RateLimited(text, headers={"Retry-After": retry}, context=context)
     if 400 <= status < 500:
-        return UpstreamRejected(text, status=status)
-    return UpstreamFailed(text)
+        return UpstreamRejected(text, status=status, context=context)
+    return UpstreamFailed(text, context=context)
 
 
 def upstream_error_from_event(provider: str, data: bytes, secret: str | None) -> GatewayError:

@@ -11,7 +11,6 @@ from pathlib import Path
 import openai
 import pytest
 
-from engine.config import ConfigInvalid
 from tests.fakes.pollinations_server import FakePollinations
 from tests.harness import gateway
 from tests.openapi_schemas import validate
@@ -49,12 +48,6 @@ def image_client(
     )
     with gateway(tmp_path / "cfg") as url:
         yield openai.OpenAI(base_url=url + "/v1", api_key="client-key", max_retries=0, timeout=20)
-
-
-# providers.schema.json does not yet allow a provider's `image_base_url`.
-pending_image_base_url = pytest.mark.xfail(
-    raises=ConfigInvalid, reason="providers.schema.json must allow image_base_url", strict=True
-)
 
 
 def test_keyless_provider_is_listed(client: openai.OpenAI) -> None:
@@ -101,7 +94,6 @@ def test_mid_stream_failure_reaches_the_sdk(client: openai.OpenAI) -> None:
             pass
 
 
-@pending_image_base_url
 def test_images_as_b64_json_fit_openais_schema(
     image_client: openai.OpenAI, fake: FakePollinations
 ) -> None:
@@ -125,7 +117,6 @@ def test_images_as_b64_json_fit_openais_schema(
     }
 
 
-@pending_image_base_url
 def test_images_as_urls_point_at_the_image_service(
     image_client: openai.OpenAI, fake: FakePollinations
 ) -> None:

@@ -279,15 +279,7 @@ async def test_images_reach_the_upstream_as_image_blocks(
         ("bad", UpstreamRejected, 400),
         ("ratelimited", RateLimited, 429),
         ("broken", UpstreamFailed, 502),
-        pytest.param(
-            "overloaded",
-            UpstreamFailed,
-            503,
-            marks=pytest.mark.xfail(
-                reason="needs engine.upstream to put the upstream status in the error's context",
-                strict=False,
-            ),
-        ),
+        ("overloaded", UpstreamFailed, 503),
     ],
 )
 async def test_upstream_errors_are_mapped_before_the_first_byte(
