@@ -1,0 +1,145 @@
+"""Who may call, what they may use, how often, and for how long.
+
+`Guard.run` wraps every routed handler: it authenticates the client key, admits the
+request under its rate limits, bounds it by `request_timeout` and charges the tokens
+of the answer. With auth off and no limits set it only applies the timeout.
+`check_model` enforces a key's model allow-list where the model name is resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import Awaitable
+from fnmatch import fnmatchcase
+from typing import TypeVar
+
+from engine.errors import AuthenticationFailed, PermissionDenied, UpstreamTimeout
+from engine.http import Handler, Request, Response, Stream
+from engine.limits import Limiter, Quota, StreamTally, response_tokens, tallied
+from engine.settings import Auth, ClientKey, RateLimit
+from engine.snapshot import Plan
+
+T = TypeVar("T")
+
+# Probes, scrapes and the admin routes (which check the admin key) need no client key.
+OPEN_HANDLERS = ("health.", "metrics.", "admin.")
+
+
+def authenticate(authorization: str | None, auth: Auth) -> ClientKey | None:
+    """The client key sent as `Authorization: Bearer <key>`, or None for an anonymous client.
+
+    Raises AuthenticationFailed when `auth.required` and the key is missing or unknown;
+    when auth is optional an unknown key is simply anonymous (SDKs always send one).
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    key = _find(token.strip(), auth.keys) if scheme.lower() == "bearer" else None
+    if key is None and auth.required:
+        message = (
+            "Incorrect API key provided."
+            if token
+            else "Missing API key: send it as 'Authorization: Bearer <key>'."
+        )
+        raise AuthenticationFailed(message, headers={"WWW-Authenticate": "Bearer"})
+    return key
+
+
+def _find(token: str, keys: tuple[ClientKey, ...]) -> ClientKey | None:
+    if not token:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest().encode()
+    found = None
+    for key in keys:  # compare with every key, so timing says nothing about which matched
+        if hmac.compare_digest(digest, key.sha256.encode()):
+            found = key
+    return found
+
+
+def check_model(req: Request, name: str, plan: Plan) -> None:
+    """Raise PermissionDenied unless the request's key may use `name`.
+
+    A key with no `models` list may use every model. Otherwise the name asked for must
+    match one of its patterns or aliases, or every model the name resolves to must.
+    """
+    key = next((k for k in req.snapshot.settings.auth.keys if k.name == req.client_key), None)
+    if key is None or not key.models:
+        return
+    if _allowed(name, key.models) or all(_allowed(t.public_id, key.models) for t in plan.targets):
+        return
+    raise PermissionDenied(
+        f"The API key '{key.name}' is not allowed to use the model '{name}'.",
+        param="model",
+        code="model_not_allowed",
+    )
+
+
+def _allowed(model: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(model, pattern) for pattern in patterns)
+
+
+def quota_for(key: ClientKey | None, defaults: RateLimit, peer: str | None) -> Quota | None:
+    """A key's own limits, else the defaults; anonymous clients are limited per IP address."""
+    rpm = key.rpm if key is not None and key.rpm is not None else defaults.rpm
+    tpm = key.tpm if key is not None and key.tpm is not None else defaults.tpm
+    if rpm is None and tpm is None:
+        return None
+    who = f"key:{key.name}" if key is not None else f"ip:{peer or 'unknown'}"
+    return Quota(who, rpm, tpm)
+
+
+class Guard:
+    """Runs handlers under the request snapshot's auth, limits and timeout."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+
+    async def run(
+        self, req: Request, handler_name: str, handler: Handler, peer: str | None
+    ) -> Response | Stream:
+        settings = req.snapshot.settings
+        auth, defaults = settings.auth, settings.rate_limit
+        guarded = auth.required or auth.keys or defaults.rpm or defaults.tpm
+        if not guarded or handler_name.startswith(OPEN_HANDLERS):
+            return await bounded(handler(req), settings.request_timeout)
+        key = authenticate(req.headers.get("authorization"), auth)
+        req.client_key = key.name if key is not None else None
+        quota = quota_for(key, defaults, peer)
+        if quota is None:
+            return await bounded(handler(req), settings.request_timeout)
+        headers = await self.limiter.admit(quota, settings.redis_url)
+        reply = await bounded(handler(req), settings.request_timeout)
+        reply.headers.update(headers)
+        if quota.tpm:
+            await self._charge(req, reply, quota)
+        return reply
+
+    async def _charge(self, req: Request, reply: Response | Stream, quota: Quota) -> None:
+        """Charge a JSON answer's tokens now, a stream's when it ends."""
+        redis_url = req.snapshot.settings.redis_url
+        if isinstance(reply, Response):
+            await self.limiter.charge(quota, response_tokens(reply.body), redis_url)
+            return
+
+        async def charge(tokens: int) -> None:
+            await self.limiter.charge(quota, tokens, redis_url)
+
+        reply.events = tallied(reply.events, StreamTally(req.body), charge)
+
+    async def close(self) -> None:
+        await self.limiter.close()
+
+
+async def bounded(call: Awaitable[T], seconds: float) -> T:
+    """`call`'s result, or a 504 once `seconds` have passed (for a stream: to its first byte)."""
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            return await call
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # a timeout of the handler's own, not request_timeout
+        raise UpstreamTimeout(
+            f"The request did not complete within request_timeout ({seconds:g}s).",
+            code="request_timeout",
+        ) from None

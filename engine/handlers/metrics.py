@@ -1,0 +1,12 @@
+"""GET /metrics: Prometheus text exposition of the worker's (or all workers') series."""
+
+from __future__ import annotations
+
+from engine.http import Request, Response
+from engine.metrics import CONTENT_TYPE
+
+
+async def scrape(req: Request) -> Response:
+    runtime = req.runtime
+    body = runtime.metrics.scrape(runtime.reloader.status.reloads)
+    return Response(body, content_type=CONTENT_TYPE)

@@ -1,0 +1,43 @@
+"""State shared by every worker and instance, kept in Redis: the one module importing redis.
+
+Connections are opened lazily, on first use, in the worker's event loop; a Redis that
+does not answer within a second is reported as CountersUnavailable, never as a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from engine.limits import CountersUnavailable
+
+TIMEOUT = 1.0  # seconds to connect or to answer: a slow Redis must not stall requests
+
+
+class RedisCounters:
+    """The Counters protocol over one Redis: `SET NX EX` then `INCRBY`, one round trip."""
+
+    def __init__(self, url: str) -> None:
+        self._client: Redis = Redis.from_url(
+            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+        )
+
+    async def add(self, increments: Mapping[str, int], ttl: int) -> list[int]:
+        pipe = self._client.pipeline(transaction=False)
+        for key, amount in increments.items():
+            # Create the key with its expiry only if absent; INCRBY keeps that expiry.
+            pipe.set(key, 0, ex=ttl, nx=True)
+            pipe.incrby(key, amount)
+        try:
+            results = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise CountersUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        return [int(total) for total in results[1::2]]
+
+    async def close(self) -> None:
+        # Closing the connections to a Redis that is already gone is not an error.
+        with contextlib.suppress(RedisError, OSError):
+            await self._client.aclose()
