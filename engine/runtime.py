@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.discovery import Discovery
+from engine.guard import Guard
 from engine.handlers import handler_table
 from engine.http import Handler
+from engine.limits import Limiter
+from engine.metrics import Metrics
 from engine.reload import Reloader
 from engine.settings import check_given_settings
 from engine.snapshot import Snapshot
@@ -32,6 +35,8 @@ class Runtime:
         self.upstream = Upstream(read_timeout=self.snapshot.settings.request_timeout)
         self.discovery = Discovery(self.reloader, self.upstream)
         self.handlers: Mapping[str, Handler] = handler_table()
+        self.guard = Guard(Limiter())  # auth, rate limits, request_timeout
+        self.metrics = Metrics()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -64,3 +69,4 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.upstream.close()
+        await self.guard.close()
