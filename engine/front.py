@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from engine.cors import cors_gate
 from engine.errors import GatewayError, RequestTooLarge, error_body
 from engine.http import Request, Response, Stream
 from engine.runtime import Runtime
@@ -65,6 +66,11 @@ class Front:
         path: str = scope["path"]
         request_id = _request_id(scope)
         started = time.perf_counter()
+        if snapshot.settings.cors_origins:  # CORS costs nothing unless it is configured
+            send, preflight = cors_gate(scope, send, snapshot.settings.cors_origins)
+            if preflight is not None:
+                await self._send(send, preflight, request_id, method)
+                return
         try:
             found = snapshot.routes.match(path, method)
         except GatewayError as err:
@@ -89,7 +95,8 @@ class Front:
                 request_id,
             )
             handler = self.runtime.handlers[found.route.handler]
-            reply = await handler(req)
+            # Client key, rate limits and request_timeout are applied around the handler.
+            reply = await self.runtime.guard.run(req, found.route.handler, handler, _peer(scope))
         except ClientGone:
             return
         except BodyTooLarge:
@@ -103,14 +110,11 @@ class Front:
             await self._stream(send, receive, reply, request_id)
         else:
             await self._send(send, reply, request_id, method)
+        elapsed = time.perf_counter() - started
+        self.runtime.metrics.observe_request(found.route.path, method, reply.status, elapsed)
         if snapshot.settings.request_logging:
             log.info(
-                "%s %s %s %.1fms id=%s",
-                method,
-                path,
-                reply.status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
+                "%s %s %s %.1fms id=%s", method, path, reply.status, elapsed * 1000, request_id
             )
 
     async def _send(self, send: Send, reply: Response, request_id: str, method: str) -> None:
@@ -178,6 +182,12 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             if size > limit:
                 raise BodyTooLarge
             return b"".join(chunks)
+
+
+def _peer(scope: Scope) -> str | None:
+    """The client's address as the server saw it (X-Forwarded-For is not trusted)."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def _request_id(scope: Scope) -> str:
