@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from engine.handlers import admin, health, models
+from engine.handlers import admin, health, metrics, models
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
@@ -24,6 +24,7 @@ def handler_table() -> Mapping[str, Handler]:
             "providers.list": models.list_providers,
             "health.live": health.live,
             "health.ready": health.ready,
+            "metrics.scrape": metrics.scrape,
             "admin.reload": admin.reload,
             "admin.config": admin.config,
         }
