@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable
+from engine.guard import check_model
 from engine.http import Request
 from engine.providers.base import Call, ProviderKind
 from engine.snapshot import ModelType, Plan, Target
@@ -39,7 +40,10 @@ def plan_for(req: Request, body: dict[str, Any], model_type: ModelType) -> Plan:
     name = body.get("model")
     if not isinstance(name, str) or not name:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
-    return req.snapshot.resolve(name, model_type)
+    plan = req.snapshot.resolve(name, model_type)
+    if req.client_key is not None:
+        check_model(req, name, plan)  # the client key's model allow-list
+    return plan
 
 
 async def dispatch(
