@@ -14,8 +14,10 @@ from typing import Any
 from engine.config import ConfigSource, resolve_env
 from engine.providers import KINDS
 from engine.render import MessageRenderer, compile_message
+from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
 from engine.settings import Auth, ClientKey, resolve_settings
 from engine.snapshot import (
+    Cooldown,
     ErrorTemplate,
     Model,
     Plan,
@@ -24,6 +26,7 @@ from engine.snapshot import (
     ProviderStatus,
     Route,
     RouteTable,
+    Search,
     Snapshot,
     Target,
 )
@@ -73,9 +76,13 @@ def compile_snapshot(
         error_templates=_error_templates(data["routes"].get("errors", {})),
         policy=Policy(
             retries=int(defaults.get("retries", 1)),
+            backoff_initial=float(defaults.get("retry_backoff", {}).get("initial", 0.25)),
+            backoff_max=float(defaults.get("retry_backoff", {}).get("max", 8)),
             deadline=float(defaults.get("deadline", 120)),
+            cooldown=Cooldown(**defaults.get("cooldown", {})),
             discover_interval=float(defaults.get("discover_interval", 300)),
         ),
+        search=_search(providers_file.get("search", {}), defaults, environ),
         raw=data,
     )
 
@@ -218,6 +225,33 @@ def _alias_plans(aliases: Mapping[str, Any], plans: Mapping[str, Plan]) -> dict[
             **extra,
         )
     return compiled
+
+
+def _search(
+    spec: Mapping[str, Any], defaults: Mapping[str, Any], environ: Mapping[str, str]
+) -> Search:
+    """`search:` -> every declared engine with its kind's adapter, keys resolved."""
+    engines = {}
+    for name, entry in spec.get("engines", {}).items():
+        kind = SEARCH_KINDS[entry["kind"]]
+        api_key = resolve_env(entry["api_key"], environ) if "api_key" in entry else None
+        base_url = resolve_env(entry.get("base_url", ""), environ)
+        status: EngineStatus = "active"
+        if not entry.get("enabled", True):
+            status = "disabled"
+        elif (kind.needs_key and not api_key) or base_url is None:
+            status = "missing_key"
+        engines[name] = kind(
+            EngineSpec(
+                name=name,
+                kind=kind.kind,
+                status=status,
+                base_url=base_url or "",
+                api_key=api_key,
+                timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
+            )
+        )
+    return Search(engines=engines, default=spec.get("default"))
 
 
 def _error_templates(errors: Mapping[str, Any]) -> dict[str, ErrorTemplate]:

@@ -1,21 +1,25 @@
 """Request + snapshot -> the target that serves it: the one place routing policy runs.
 
-A plan's targets are tried in the order its strategy gives; each target gets
-`defaults.retries` extra attempts. Only failures before the first byte are retried,
-and only those the plan's `fallback_on` names; a client's own mistake never is.
+A plan's targets are tried in the order its strategy gives (engine/routing.py); each
+target gets `defaults.retries` extra attempts. Only failures before the first byte are
+retried, and only those the plan's `fallback_on` names; a client's own mistake (and any
+upstream 4xx but 429) never is.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable
+from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, UpstreamTimeout
 from engine.guard import check_model
 from engine.http import Request
 from engine.providers.base import Call, ProviderKind
-from engine.snapshot import ModelType, Plan, Target
+from engine.routing import backoff
+from engine.snapshot import ModelType, Plan, Policy, Target
 
 T = TypeVar("T")
 
@@ -52,23 +56,60 @@ async def dispatch(
     body: dict[str, Any],
     operation: Callable[[ProviderKind, Call], Awaitable[T]],
 ) -> tuple[T, Served]:
-    """Run `operation` against the plan's targets until one succeeds."""
-    retries = req.snapshot.policy.retries
+    """Run `operation` against the plan's targets, in strategy order, until one succeeds.
+
+    Cooling providers are passed over; retries of one target wait an exponential,
+    jittered backoff; everything together stays inside `defaults.deadline`.
+    """
+    policy = req.snapshot.policy
+    routing = req.runtime.routing
     attempts = 0
     last: GatewayError | None = None
-    for target in plan.targets:
-        for _ in range(retries + 1):
-            attempts += 1
-            call = Call(req.runtime.upstream, target.provider, target.model, body)
-            try:
-                result = await operation(target.adapter, call)
-            except GatewayError as err:
-                if err.failure is None or err.failure not in plan.fallback_on:
-                    raise
-                last = err
-                continue
-            return result, Served(target, attempts)
+    cooling_for = 0.0
+    try:
+        async with asyncio.timeout(policy.deadline):
+            for target in routing.order(plan):
+                wait = await routing.cooldowns.cooling(target.provider.name)
+                if wait > 0:
+                    cooling_for = max(cooling_for, wait)
+                    continue
+                for retry in range(policy.retries + 1):
+                    if retry:
+                        await asyncio.sleep(_pause(retry, policy, last))
+                    attempts += 1
+                    try:
+                        with routing.busy(target):
+                            result = await operation(target.adapter, _call(req, target, body))
+                    except GatewayError as err:
+                        if err.failure is None or err.failure == "4xx":
+                            raise  # the client's own request is at fault: never fall through
+                        await routing.cooldowns.failed(target.provider.name, policy.cooldown)
+                        if err.failure not in plan.fallback_on:
+                            raise
+                        last = err
+                        continue
+                    return result, Served(target, attempts)
+    except TimeoutError:
+        raise UpstreamTimeout(
+            f"No provider answered '{plan.name}' within the {policy.deadline:g} s deadline.",
+            headers={"x-patchbay-attempts": str(attempts)},
+        ) from None
     if last is not None:
         last.headers["x-patchbay-attempts"] = str(attempts)
         raise last
-    raise NoProviderAvailable(f"No provider is available for '{plan.name}'.")
+    raise NoProviderAvailable(
+        f"Every provider for '{plan.name}' is cooling down after repeated failures.",
+        headers={"Retry-After": str(max(1, math.ceil(cooling_for)))},
+    )
+
+
+def _call(req: Request, target: Target, body: dict[str, Any]) -> Call:
+    return Call(req.runtime.upstream, target.provider, target.model, body)
+
+
+def _pause(retry: int, policy: Policy, last: GatewayError | None) -> float:
+    """Backoff before a retry; an upstream's Retry-After wins when it is within bounds."""
+    hinted = last.headers.get("Retry-After", "") if last is not None else ""
+    if hinted.isdigit() and int(hinted) <= policy.backoff_max:
+        return float(hinted)
+    return backoff(retry, policy.backoff_initial, policy.backoff_max)

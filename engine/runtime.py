@@ -17,6 +17,7 @@ from engine.http import Handler
 from engine.limits import Limiter
 from engine.metrics import Metrics
 from engine.reload import Reloader
+from engine.routing import Routing
 from engine.settings import check_given_settings
 from engine.snapshot import Snapshot
 from engine.upstream import Upstream
@@ -34,6 +35,7 @@ class Runtime:
         self.reloader = Reloader(directory, environ=environ, overrides=overrides)
         self.upstream = Upstream(read_timeout=self.snapshot.settings.request_timeout)
         self.discovery = Discovery(self.reloader, self.upstream)
+        self.routing = Routing()
         self.handlers: Mapping[str, Handler] = handler_table()
         self.guard = Guard(Limiter())  # auth, rate limits, request_timeout
         self.metrics = Metrics()

@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from engine.errors import MethodNotAllowed, ModelNotFound
+from engine.errors import MethodNotAllowed, ModelNotFound, NotFound
 
 if TYPE_CHECKING:
     from engine.providers.base import Adapter
+    from engine.search import SearchEngine
     from engine.settings import Settings
 
 ModelType = Literal["chat", "image", "embedding"]
@@ -85,11 +86,23 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class Cooldown:
+    """`failures` failures within `window` seconds cool a provider for `duration` seconds."""
+
+    failures: int = 3
+    window: float = 60.0
+    duration: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
-    """providers.yaml `defaults` that govern attempts: retries and the overall deadline."""
+    """providers.yaml `defaults` that govern attempts: retries, backoff, deadline, cooldown."""
 
     retries: int = 1
+    backoff_initial: float = 0.25
+    backoff_max: float = 8.0
     deadline: float = 120.0
+    cooldown: Cooldown = Cooldown()
     discover_interval: float = 300.0  # seconds between `models: discover` refreshes
 
 
@@ -183,6 +196,42 @@ class ErrorTemplate:
 
 
 @dataclass(frozen=True, slots=True)
+class Search:
+    """providers.yaml `search`: every declared engine, active or not, and the default."""
+
+    engines: Mapping[str, SearchEngine] = field(default_factory=dict)
+    default: str | None = None
+
+    def active(self) -> list[str]:
+        return [name for name, engine in self.engines.items() if engine.spec.active]
+
+    def default_name(self) -> str | None:
+        """The engine an unnamed search uses: the default when active, else the first active."""
+        active = self.active()
+        return self.default if self.default in active else next(iter(active), None)
+
+    def engine(self, name: str | None) -> SearchEngine:
+        """The named engine, or `default_name()`'s when `name` is None.
+
+        Raises NotFound (`engine_not_found`, listing the active engines) when the engine
+        is unknown, switched off or lacks its key.
+        """
+        active = self.active()
+        if name is None:
+            name = self.default_name()
+        found = self.engines.get(name) if name is not None else None
+        if found is None or name not in active:
+            message = (
+                f"The search engine '{name}' does not exist or is switched off. "
+                f"Active engines: {', '.join(active) or 'none'}."
+                if name is not None
+                else "No search engine is active."
+            )
+            raise NotFound(message, param="engine", code="engine_not_found")
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything a request needs, compiled once from one consistent set of files."""
 
@@ -197,6 +246,7 @@ class Snapshot:
     default_provider: str | None
     error_templates: Mapping[str, ErrorTemplate]
     policy: Policy
+    search: Search
     raw: Mapping[str, Any] = field(repr=False)
 
     def resolve(self, name: str, model_type: ModelType = "chat") -> Plan:

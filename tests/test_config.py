@@ -306,7 +306,7 @@ def test_unquoted_status_class_gets_a_hint(tmp_path: Path) -> None:
     )
     write_config(tmp_path, providers=providers)
     assert problems(tmp_path) == [
-        "providers.yaml:4:54: 429 is not one of: connect, timeout, 429, 5xx, 4xx"
+        "providers.yaml:4:54: 429 is not one of: connect, timeout, 429, 5xx"
         ' (write "429" in quotes) (at aliases.a.fallback_on[0])'
     ]
 

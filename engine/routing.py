@@ -1,0 +1,98 @@
+"""Routing state of one worker: strategy order, in-flight counts, provider cooldowns.
+
+A plan's strategy decides the order its targets are tried in; a provider that failed
+`cooldown.failures` times within `cooldown.window` seconds is skipped for
+`cooldown.duration` seconds. Cooldowns live in a CooldownStore: this worker's memory,
+or Redis when `redis_url` is set (see engine/redis_state.py), so all workers agree.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from engine.snapshot import Cooldown, Plan, Target
+
+
+class CooldownStore(Protocol):
+    """Where failures are counted and cooldowns kept; shared or per worker."""
+
+    async def cooling(self, provider: str) -> float:
+        """Seconds left in `provider`'s cooldown; 0 when it is not cooling."""
+        ...
+
+    async def failed(self, provider: str, rule: Cooldown) -> None:
+        """Count one failure; start a cooldown when the rule says so."""
+        ...
+
+
+class MemoryCooldowns:
+    """Cooldowns in this worker's memory."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._until: dict[str, float] = {}
+
+    async def cooling(self, provider: str) -> float:
+        return max(0.0, self._until.get(provider, 0.0) - time.monotonic())
+
+    async def failed(self, provider: str, rule: Cooldown) -> None:
+        now = time.monotonic()
+        recent = self._failures[provider]
+        recent.append(now)
+        while recent and recent[0] < now - rule.window:
+            recent.popleft()
+        if len(recent) >= rule.failures:
+            self._until[provider] = now + rule.duration
+            recent.clear()
+
+
+class Routing:
+    """Orders a plan's targets and keeps the counts the strategies need."""
+
+    def __init__(self, cooldowns: CooldownStore | None = None) -> None:
+        self.cooldowns: CooldownStore = cooldowns or MemoryCooldowns()
+        self._turn: dict[str, int] = defaultdict(int)
+        self._busy: dict[str, int] = defaultdict(int)
+        self._random = random.Random()
+
+    def order(self, plan: Plan) -> list[Target]:
+        """The plan's targets in the order its strategy gives for this request."""
+        targets = list(plan.targets)
+        if len(targets) < 2 or plan.strategy == "fallback":
+            return targets
+        if plan.strategy == "round_robin":
+            start = self._turn[plan.name] % len(targets)
+            self._turn[plan.name] += 1
+            return targets[start:] + targets[:start]
+        if plan.strategy == "least_busy":
+            return sorted(targets, key=lambda t: self._busy[t.public_id])
+        # weighted: draw without replacement, so the others remain as fallbacks.
+        pool = list(zip(targets, plan.weights, strict=True))
+        ordered = []
+        while pool:
+            pick = self._random.choices(range(len(pool)), weights=[w for _, w in pool])[0]
+            ordered.append(pool.pop(pick)[0])
+        return ordered
+
+    @contextmanager
+    def busy(self, target: Target) -> Iterator[None]:
+        self._busy[target.public_id] += 1
+        try:
+            yield
+        finally:
+            self._busy[target.public_id] -= 1
+
+    def in_flight(self, target: Target) -> int:
+        return self._busy[target.public_id]
+
+
+def backoff(
+    attempt: int, initial: float, ceiling: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before retry number `attempt` (1-based): exponential, full jitter."""
+    return (rng or random).uniform(0, min(ceiling, initial * 2 ** (attempt - 1)))
