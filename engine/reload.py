@@ -23,7 +23,7 @@ from engine.providers import KINDS
 from engine.render import TemplateInvalid
 from engine.settings import LISTENER_SETTINGS, SettingError
 from engine.snapshot import Snapshot
-from engine.state import LastGood
+from engine.state import LastGood, fallback_state_dir, state_dir_of
 
 log = logging.getLogger("patchbay.reload")
 
@@ -46,6 +46,12 @@ def build_snapshot(
         raise ConfigInvalid([Problem("config/server.yaml", 1, 1, str(exc))]) from None
     except TemplateInvalid as exc:
         raise ConfigInvalid([Problem("routes.yaml", 1, 1, f"error template: {exc}")]) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # The compiler trusts validated input; should validation have let something
+        # through, the edit is refused like any bad edit instead of stopping the watcher.
+        log.exception("the compiler failed on a config that passed validation")
+        message = f"cannot compile: {type(exc).__name__}: {exc}"
+        raise ConfigInvalid([Problem("providers.yaml", 1, 1, message)]) from None
 
 
 @dataclass(slots=True)
@@ -63,7 +69,11 @@ class ReloadStatus:
 
 
 class Reloader:
-    """Owns the current Snapshot of one config directory."""
+    """Owns the current Snapshot of one config directory.
+
+    `snapshot` is only ever replaced whole, by one assignment, with a Snapshot built
+    from files that validated; readers take it once and keep it for their request.
+    """
 
     def __init__(
         self,
@@ -77,19 +87,13 @@ class Reloader:
         self.overrides = overrides
         self.status = ReloadStatus()
         self.discovered: dict[str, tuple[str, ...]] = {}
+        self._rejected: str | None = None  # hash of bytes that failed: not checked again
         self.snapshot, source = self._initial()
-        self.last_good = LastGood(self._state_dir(self.snapshot))
+        # What this process listens with; a config that differs needs a restart.
+        self._listening = self.snapshot.settings.listener()
         if not self.status.from_last_good:
-            self.last_good.save(source)
+            self._persist(source)
         self._lock = asyncio.Lock()
-
-    def _state_dir(self, snapshot: Snapshot | None) -> Path:
-        name = (
-            snapshot.settings.state_dir
-            if snapshot
-            else self.environ.get("PATCHBAY_STATE_DIR", ".patchbay")
-        )
-        return self.directory / name
 
     def _initial(self) -> tuple[Snapshot, ConfigSource]:
         """The files on disk, else (loudly) the last good config, else the errors."""
@@ -97,26 +101,29 @@ class Reloader:
             source = read_sources(self.directory)
             return build_snapshot(source, self.environ, self.overrides), source
         except ConfigInvalid as invalid:
-            stored = LastGood(self._state_dir(None)).load()
+            state_dir = fallback_state_dir(self.directory, self.environ, self.overrides)
+            stored = LastGood(state_dir).load()
             if stored is None:
                 raise
-            snapshot = build_snapshot(stored, self.environ, self.overrides)
-            self._record_error(invalid)
+            try:
+                snapshot = build_snapshot(stored, self.environ, self.overrides)
+            except ConfigInvalid:
+                raise invalid from None  # the files' problems are the ones to fix
+            self._record(invalid, None)
             self.status.from_last_good = True
             log.warning(
                 "CONFIG ON DISK IS INVALID; serving the last good config %s from %s:\n%s",
                 snapshot.hash[:12],
-                self._state_dir(None),
+                state_dir,
                 "\n".join(self.status.last_error),
             )
             return snapshot, stored
 
-    def _record_error(self, invalid: ConfigInvalid) -> None:
-        self.status.last_error = [str(p) for p in invalid.problems]
-        self.status.last_error_at = time.time()
-
     async def reload(self, *, force: bool = False) -> Outcome:
-        """Re-read the directory and swap in a new Snapshot when it changed and is valid."""
+        """Re-read the directory and swap in a new Snapshot when it changed and is valid.
+
+        `force` rebuilds even when the bytes are the ones served or last rejected.
+        """
         async with self._lock:
             self.status.last_attempt_at = time.time()
             outcome = await asyncio.to_thread(self._build, force)
@@ -124,52 +131,68 @@ class Reloader:
             return outcome
 
     def _build(self, force: bool) -> Outcome:
+        source: ConfigSource | None = None
         try:
             source = read_sources(self.directory)
             if source.hash == self.snapshot.hash and not force:
-                # Same bytes as what is served (also after a bad edit was reverted).
-                self.status.last_error = []
-                self.status.from_last_good = False
+                self._clear_error()  # what is served (also: a bad edit was reverted)
                 return "unchanged"
+            if source.hash == self._rejected and not force:
+                return "unchanged"  # the same bad bytes: the recorded error stands
             fresh = build_snapshot(source, self.environ, self.overrides, self.discovered)
         except ConfigInvalid as invalid:
-            new_errors = [str(p) for p in invalid.problems]
-            if new_errors != self.status.last_error:  # log once per change, not per event
-                log.error(
-                    "config rejected, still serving %s:\n%s",
-                    self.snapshot.hash[:12],
-                    "\n".join(new_errors),
-                )
-            self._record_error(invalid)
+            self._reject(invalid, source)
             return "rejected"
         self._note_listener_changes(fresh)
         self.snapshot = fresh  # the swap: one assignment
-        self.status.last_error = []
-        self.status.from_last_good = False
-        self.last_good.save(source)
+        self._clear_error()
+        self._persist(source)
         log.info("config %s applied (%s)", fresh.hash[:12], ", ".join(fresh.sources))
         return "applied"
+
+    def _reject(self, invalid: ConfigInvalid, source: ConfigSource | None) -> None:
+        errors = [str(p) for p in invalid.problems]
+        if errors != self.status.last_error:  # log once per change, not once per event
+            log.error(
+                "config rejected, still serving %s:\n%s",
+                self.snapshot.hash[:12],
+                "\n".join(errors),
+            )
+        self._record(invalid, source)
+
+    def _record(self, invalid: ConfigInvalid, source: ConfigSource | None) -> None:
+        self.status.last_error = [str(p) for p in invalid.problems]
+        self.status.last_error_at = time.time()
+        self._rejected = source.hash if source else None
+
+    def _clear_error(self) -> None:
+        self.status.last_error = []
+        self.status.from_last_good = False
+        self._rejected = None
+
+    def _persist(self, source: ConfigSource) -> None:
+        LastGood(state_dir_of(self.directory, self.snapshot.settings.state_dir)).save(source)
 
     def _note_listener_changes(self, fresh: Snapshot) -> None:
         changed = [
             name
-            for name, old, new in zip(
-                LISTENER_SETTINGS,
-                self.snapshot.settings.listener(),
-                fresh.settings.listener(),
-                strict=True,
+            for name, started, wanted in zip(
+                LISTENER_SETTINGS, self._listening, fresh.settings.listener(), strict=True
             )
-            if old != new
+            if started != wanted
         ]
-        for name in changed:
+        for name in set(changed) - set(self.status.restart_needed):
             log.warning("%s changed in config: it takes effect after a restart", name)
-        self.status.restart_needed = sorted(set(self.status.restart_needed) | set(changed))
+        self.status.restart_needed = changed
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Follow the directory until `stop` is set; see engine/watch.py for the events."""
         from engine.watch import watch_directory
 
         await watch_directory(self, stop)
+
+    def set_discovered(self, provider: str, models: tuple[str, ...]) -> None:
+        self.discovered[provider] = models
 
 
 def config_dir_from_env(environ: Mapping[str, str] = os.environ) -> Path:

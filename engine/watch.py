@@ -11,75 +11,108 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import watchfiles
+
+from engine.config import ConfigInvalid, read_sources
 
 if TYPE_CHECKING:
     from engine.reload import Reloader
 
 log = logging.getLogger("patchbay.watch")
 
-IGNORED_DIRS = frozenset(
-    {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
-)
-RETRY_DELAY = 0.5  # seconds before re-arming a watcher that failed or lost its directory
-
-
-def _relevant(state_dir: Path) -> watchfiles.BaseFilter:
-    class ConfigFilter(watchfiles.BaseFilter):
-        def __call__(self, change: watchfiles.Change, path: str) -> bool:
-            candidate = Path(path)
-            if candidate == state_dir or state_dir in candidate.parents:
-                return False
-            return not IGNORED_DIRS.intersection(candidate.parts)
-
-    return ConfigFilter()
+# A save is seen STEP_MS after its last event (at most DEBOUNCE_MS after its first):
+# long enough to take an editor's write-rename-delete dance as one change, short
+# enough to apply in well under a quarter of a second.
+STEP_MS = 20
+DEBOUNCE_MS = 60
+POLL_DELAY = 0.1  # seconds between content checks in polling mode
+RETRY_DELAY = 0.5  # seconds before re-arming after a failure or while the directory is gone
+IDLE_CHECK_MS = 1000  # the watcher wakes this often to notice the directory being replaced
 
 
 async def watch_directory(reloader: Reloader, stop: asyncio.Event) -> None:
     """Run until `stop`: file events and the periodic re-read both lead to `reload()`."""
-    safety_net = asyncio.ensure_future(_periodic(reloader, stop))
+    safety_net = asyncio.create_task(_periodic(reloader, stop))
     try:
         while not stop.is_set():
-            await _follow(reloader, stop)
-            if not stop.is_set():
-                await _sleep_or_stop(stop, RETRY_DELAY)
+            if reloader.snapshot.settings.watch.polling:
+                await _poll(reloader, stop)
+            else:
+                await _follow(reloader, stop)
     finally:
         safety_net.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await safety_net
 
 
 async def _follow(reloader: Reloader, stop: asyncio.Event) -> None:
-    """One watcher lifetime: ends when the directory vanishes or the watcher fails."""
+    """One inotify watcher lifetime.
+
+    It ends when a watched directory is deleted, replaced or appears (a watch on a
+    deleted directory would never fire again), when the watch settings change, or
+    when the watcher fails.
+    """
     directory = reloader.directory
-    if not directory.is_dir():
+    armed = _identity(directory)
+    if armed[0] is None:
+        await _sleep_or_stop(stop, RETRY_DELAY)
         return
+    paths = [path for path, ident in zip(_watched(directory), armed, strict=True) if ident]
+    roots = {str(path) for path in paths}
     watch = reloader.snapshot.settings.watch
     state_dir = (directory / reloader.snapshot.settings.state_dir).resolve()
     # A re-read after (re)arming catches anything that happened while no watcher ran.
     await reloader.reload()
     try:
-        async for changes in watchfiles.awatch(
-            directory,
-            watch_filter=_relevant(state_dir),
+        events = watchfiles.awatch(
+            *paths,
+            watch_filter=_outside(state_dir),
             stop_event=stop,
-            force_polling=watch.polling,
-            poll_delay_ms=100,
-            debounce=50,
-            step=20,
-            rust_timeout=1000,
+            recursive=False,  # config/ is watched on its own; never a whole tree
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            rust_timeout=IDLE_CHECK_MS,
             yield_on_timeout=True,
-        ):
-            if not directory.is_dir():
-                log.warning("config directory %s vanished; waiting for it", directory)
-                return
-            if changes:
-                await reloader.reload()
-            if reloader.snapshot.settings.watch != watch:
-                return  # re-arm with the new watch settings (e.g. polling switched on)
+        )
+        async with contextlib.aclosing(events):
+            async for changes in events:
+                if changes:
+                    await reloader.reload()
+                # A new directory may reuse the old one's inode: its deletion tells.
+                gone = any(c == watchfiles.Change.deleted and p in roots for c, p in changes)
+                if (
+                    gone
+                    or _identity(directory) != armed
+                    or reloader.snapshot.settings.watch != watch
+                ):
+                    return
     except (OSError, RuntimeError) as exc:
         log.warning("watcher on %s failed (%s); re-arming", directory, exc)
+        await _sleep_or_stop(stop, RETRY_DELAY)
+
+
+async def _poll(reloader: Reloader, stop: asyncio.Event) -> None:
+    """Polling mode: read the config files every POLL_DELAY and reload when they differ.
+
+    The files themselves are compared, not their timestamps: notify's poller keeps
+    whole-second mtimes (two saves within a second look like one) and walks the tree.
+    """
+    watch = reloader.snapshot.settings.watch
+    seen = await asyncio.to_thread(_fingerprint, reloader.directory)
+    await reloader.reload()
+    while True:
+        await _sleep_or_stop(stop, POLL_DELAY)
+        if stop.is_set() or reloader.snapshot.settings.watch != watch:
+            return
+        now = await asyncio.to_thread(_fingerprint, reloader.directory)
+        if now != seen:
+            seen = now
+            await reloader.reload()
 
 
 async def _periodic(reloader: Reloader, stop: asyncio.Event) -> None:
@@ -87,6 +120,42 @@ async def _periodic(reloader: Reloader, stop: asyncio.Event) -> None:
         await _sleep_or_stop(stop, reloader.snapshot.settings.watch.interval)
         if not stop.is_set() and reloader.directory.is_dir():
             await reloader.reload()
+
+
+def _watched(directory: Path) -> tuple[Path, Path]:
+    return directory, directory / "config"
+
+
+def _identity(directory: Path) -> tuple[tuple[int, int] | None, ...]:
+    """(device, inode) of each watched directory, None where there is none."""
+    found: list[tuple[int, int] | None] = []
+    for path in _watched(directory):
+        try:
+            info = os.stat(path)  # follows symlinks: a Kubernetes `config` link is its target
+        except OSError:
+            found.append(None)
+            continue
+        found.append((info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None)
+    return tuple(found)
+
+
+def _fingerprint(directory: Path) -> str:
+    """The config files' content hash, or what stopped them being read."""
+    try:
+        return read_sources(directory).hash
+    except ConfigInvalid as invalid:
+        return str(invalid)
+
+
+def _outside(state_dir: Path) -> watchfiles.BaseFilter:
+    """Events anywhere but the state directory, which Patchbay itself writes to."""
+
+    class OutsideStateDir(watchfiles.BaseFilter):
+        def __call__(self, change: watchfiles.Change, path: str) -> bool:
+            candidate = Path(path)
+            return candidate != state_dir and state_dir not in candidate.parents
+
+    return OutsideStateDir()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
