@@ -44,6 +44,7 @@ class Sample:
     requests: int
     non_2xx: int = 0
     socket_errors: dict[str, int] = field(default_factory=dict)
+    cpu_us_per_request: float = 0.0  # the server's own CPU time, filled in by the caller
 
     @property
     def errors(self) -> int:
@@ -62,6 +63,7 @@ class Figure:
     requests_per_s: float
     p50_ms: float
     p99_ms: float
+    cpu_us_per_request: float
 
     @classmethod
     def median_of(cls, samples: Sequence[Sample]) -> Figure:
@@ -69,6 +71,7 @@ class Figure:
             statistics.median(s.requests_per_s for s in samples),
             statistics.median(s.p50_ms for s in samples),
             statistics.median(s.p99_ms for s in samples),
+            statistics.median(s.cpu_us_per_request for s in samples),
         )
 
 

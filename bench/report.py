@@ -14,6 +14,7 @@ COLUMNS = (
     (PASSTHROUGH, "(c) passthrough"),
 )
 CELL = 26
+BUSY_LOAD = 0.5
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Footnotes:
     passthrough_startup_s: float | None
     errors: Sequence[str]
     noise: Sequence[str]
+    load_before: float  # one-minute load average before any server started
 
 
 def _ms(value: float) -> str:
@@ -72,6 +74,24 @@ def render_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def render_cpu_table(rows: Sequence[Row]) -> str:
+    """Each server's own CPU time per request: steady even when the machine is busy."""
+    width = max(len("CPU us/request"), *(len(row.scenario) for row in rows))
+    labels = " | ".join(f"{label:>20}" for _, label in COLUMNS)
+    lines = [f"{'CPU us/request':<{width}} | {labels} | {'b/c':>6}"]
+    lines.append("-" * len(lines[0]))
+    for row in rows:
+        cells = " | ".join(_cpu_cell(row.figures.get(key)) for key, _ in COLUMNS)
+        a, b = row.figures.get(PATCHBAY), row.figures.get(PASSTHROUGH)
+        ratio = f"{a.cpu_us_per_request / b.cpu_us_per_request:.2f}x" if a and b else "-"
+        lines.append(f"{row.scenario:<{width}} | {cells} | {ratio:>6}")
+    return "\n".join(lines)
+
+
+def _cpu_cell(figure: Figure | None) -> str:
+    return f"{figure.cpu_us_per_request:>20,.0f}" if figure else f"{'-':>20}"
+
+
 def added_latency(row: Row, target: str) -> str:
     """p50 of `target` minus p50 of the upstream direct, at one client."""
     proxied, direct = row.figures.get(target), row.figures.get(DIRECT)
@@ -96,6 +116,11 @@ def render_footnotes(notes: Footnotes, latency_row: Row | None) -> str:
             "added latency at 1 client (p50 minus direct): "
             f"patchbay {added_latency(latency_row, PATCHBAY)}, "
             f"passthrough {added_latency(latency_row, PASSTHROUGH)}"
+        )
+    lines.append(f"machine load average (1 min) before the run: {notes.load_before:.2f}")
+    if notes.load_before > BUSY_LOAD:
+        lines.append(
+            "  other work shared the cores: req/s and latency are noisy, CPU/request less so"
         )
     if notes.noise:
         lines.append("runs that varied by more than 25% (other load on the machine?):")

@@ -187,3 +187,17 @@ def rss_kib(pid: int) -> int:
 def heaviest_process(pid: int) -> int:
     """The process among `pid` and its descendants with the largest RSS: the worker."""
     return max([pid, *descendants(pid)], key=rss_kib)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of `pid` and its descendants, from /proc/PID/stat."""
+    ticks = 0
+    for process in (pid, *descendants(pid)):
+        try:
+            stat = Path(f"/proc/{process}/stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name; utime and stime are 14th and 15th.
+        fields = stat.rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")

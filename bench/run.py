@@ -10,20 +10,39 @@ the end, also on Ctrl-C or error. Exit status 1 when any request failed.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import statistics
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
 from gateway import Target, start_direct, start_passthrough, start_patchbay, start_upstream
 from hotspots import profile_under_load
 from loadgen import Figure, LoadError, LoadGenerator, Sample, Scenario
-from report import DIRECT, PASSTHROUGH, PATCHBAY, Footnotes, Row, render_footnotes, render_table
-from rig import LOAD_CORE, SERVER_CORE, Rig, RigError, descendants, pinning_available, rss_kib
+from report import (
+    DIRECT,
+    PASSTHROUGH,
+    PATCHBAY,
+    Footnotes,
+    Row,
+    render_cpu_table,
+    render_footnotes,
+    render_table,
+)
+from rig import (
+    LOAD_CORE,
+    SERVER_CORE,
+    Rig,
+    RigError,
+    cpu_seconds,
+    descendants,
+    pinning_available,
+    rss_kib,
+)
 from verify import WrongAnswer, check_completion, check_stream
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,7 +77,12 @@ class Bench:
     noise: list[str] = field(default_factory=list)
 
     def sample(self, key: str, scenario: Scenario, duration: float) -> Sample:
-        sample = self.load.run(self.targets[key].url, scenario, duration)
+        """One wrk run against target `key`, with the target's CPU time per request."""
+        target = self.targets[key]
+        cpu_before = cpu_seconds(target.server.pid)
+        sample = self.load.run(target.url, scenario, duration)
+        cpu = cpu_seconds(target.server.pid) - cpu_before
+        sample = replace(sample, cpu_us_per_request=1e6 * cpu / max(1, sample.requests))
         if sample.errors:
             message = f"{key} {scenario.name}: {sample.describe_errors()}"
             print(f"!!! REQUEST ERRORS: {message}", file=sys.stderr)
@@ -77,7 +101,8 @@ class Bench:
                 samples[key].append(sample)
                 print(
                     f"  {scenario.name:<12} run {repeat + 1}/{plan.repeats} {key:<12}"
-                    f"{sample.requests_per_s:>9,.0f} req/s  p50 {sample.p50_ms:.2f} ms",
+                    f"{sample.requests_per_s:>9,.0f} req/s  p50 {sample.p50_ms:.2f} ms"
+                    f"  cpu {sample.cpu_us_per_request:,.0f} us/req",
                     file=sys.stderr,
                 )
         self.note_noise(scenario, samples)
@@ -104,9 +129,9 @@ class Bench:
 def parse_args() -> tuple[argparse.Namespace, Plan]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s, one repeat")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per run")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per figure")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating runs per figure")
     parser.add_argument(
         "--profile",
         type=float,
@@ -166,6 +191,7 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
         f"pinning: {'servers on core 0, wrk and upstream on core 1' if pin else 'off'}",
         file=sys.stderr,
     )
+    load_before = os.getloadavg()[0]
     targets, startups = start_targets(rig, args, plan, pin)
     bench = Bench(targets, LoadGenerator(MODEL, LOAD_CORE if pin else None, args.api_key))
     bench.verify()
@@ -179,9 +205,12 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
         passthrough_startup_s=startups.get(PASSTHROUGH),
         errors=bench.errors,
         noise=bench.noise,
+        load_before=load_before,
     )
     print()
     print(render_table([*rows, latency_row]))
+    print()
+    print(render_cpu_table([*rows, latency_row]))
     print()
     print(render_footnotes(notes, latency_row))
     if plan.profile > 0 and patchbay is not None:
