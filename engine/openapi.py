@@ -12,112 +12,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.handlers.schemas import CHAT_REQUEST, EMBEDDINGS_REQUEST, IMAGES_REQUEST
-from engine.snapshot import Route, Snapshot
+from engine.response_schemas import SCHEMAS, SSE_EVENT, Schema
+from engine.snapshot import ModelType, Route, Snapshot
 
-Schema = dict[str, Any]
-
-ERROR: Schema = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type", "param", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
-MODEL: Schema = {
-    "type": "object",
-    "required": ["id", "object", "created", "owned_by"],
-    "properties": {
-        "id": {"type": "string", "description": "PROVIDER/MODEL or an alias"},
-        "object": {"const": "model"},
-        "created": {"type": "integer"},
-        "owned_by": {"type": "string", "description": "the provider, or patchbay for aliases"},
-    },
-}
-PROVIDER: Schema = {
-    "type": "object",
-    "required": ["name", "kind", "status", "models"],
-    "properties": {
-        "name": {"type": "string"},
-        "kind": {"type": "string"},
-        "status": {"enum": ["active", "disabled", "missing_key"]},
-        "models": {"type": "array", "items": {"type": "string"}},
-        "discover": {"type": "boolean"},
-    },
-}
-CHAT_COMPLETION: Schema = {
-    "type": "object",
-    "required": ["id", "object", "created", "model", "choices"],
-    "properties": {
-        "id": {"type": "string"},
-        "object": {"const": "chat.completion"},
-        "created": {"type": "integer"},
-        "model": {"type": "string"},
-        "choices": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["index", "message"],
-                "properties": {
-                    "index": {"type": "integer"},
-                    "message": {"type": "object", "required": ["role"]},
-                    "finish_reason": {"type": ["string", "null"]},
-                },
-            },
-        },
-        "usage": {"type": ["object", "null"]},
-    },
-}
-EMBEDDING_LIST: Schema = {
-    "type": "object",
-    "required": ["object", "data", "model"],
-    "properties": {
-        "object": {"const": "list"},
-        "data": {"type": "array", "items": {"type": "object", "required": ["index", "embedding"]}},
-        "model": {"type": "string"},
-        "usage": {"type": "object"},
-    },
-}
-IMAGES: Schema = {
-    "type": "object",
-    "required": ["created", "data"],
-    "properties": {
-        "created": {"type": "integer"},
-        "data": {"type": "array", "items": {"type": "object"}},
-    },
-}
+SEARCH_QUERY = (
+    {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "pattern": "\\S"}},
+    {"name": "engine", "in": "query", "schema": {"type": "string"}},
+    {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
+)
 
 
-def _list_of(item: Schema) -> Schema:
-    return {
-        "type": "object",
-        "required": ["object", "data"],
-        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": item}},
-    }
-
-
-# Named schemas; the document carries the ones its enabled routes use.
-SCHEMAS: dict[str, Schema] = {
-    "Error": ERROR,
-    "ChatCompletionRequest": CHAT_REQUEST,
-    "ChatCompletion": CHAT_COMPLETION,
-    "EmbeddingsRequest": EMBEDDINGS_REQUEST,
-    "EmbeddingList": EMBEDDING_LIST,
-    "ImagesRequest": IMAGES_REQUEST,
-    "ImagesResponse": IMAGES,
-    "Model": MODEL,
-    "ModelList": _list_of({"$ref": "#/components/schemas/Model"}),
-    "Provider": PROVIDER,
-    "ProviderList": _list_of({"$ref": "#/components/schemas/Provider"}),
+REQUEST_MODEL_TYPES: dict[str, ModelType] = {
+    "ChatCompletionRequest": "chat",
+    "EmbeddingsRequest": "embedding",
+    "ImagesRequest": "image",
 }
 
 
@@ -133,6 +41,7 @@ class Operation:
     response: str | None = None
     request: str | None = None
     stream: bool = False  # `"stream": true` answers text/event-stream
+    query: tuple[dict[str, Any], ...] = ()
     media: Literal["application/json", "text/plain"] = "application/json"
     admin: bool = False
     description: str = ""
@@ -165,11 +74,19 @@ OPERATIONS: dict[str, Operation] = {
     "providers.list": Operation(
         "List providers", "Providers", "ProviderList", description="Never shows a key."
     ),
-    "search.query": Operation("Search the web", "Search"),
-    "search.provider": Operation("Search with one engine", "Search"),
+    "search.query": Operation(
+        "Search the web",
+        "Search",
+        "SearchResults",
+        query=SEARCH_QUERY,
+        description="Asks `engine` (else the default engine) for `count` results.",
+    ),
+    "search.providers": Operation(
+        "List search engines", "Search", "SearchEngineList", description="With kind and status."
+    ),
     "health.live": Operation("Liveness: the process answers", "Health"),
     "health.ready": Operation("Readiness: a config is loaded", "Health"),
-    "metrics.prometheus": Operation("Prometheus metrics", "Health", media="text/plain"),
+    "metrics.scrape": Operation("Prometheus metrics", "Health", media="text/plain"),
     "admin.reload": Operation("Re-read the config now", "Admin", admin=True),
     "admin.config": Operation("Config status: hash, load time, last error", "Admin", admin=True),
 }
@@ -184,8 +101,8 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     used_ids: set[str] = set()
     for route in snapshot.routes.routes:
-        if not route.enabled:
-            continue
+        if not route.enabled or (_is_admin(route) and not settings.auth.admin_key):
+            continue  # admin routes answer 404 while no admin key is set
         path = _PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
         for method in sorted(route.methods - {"HEAD"}):
             paths.setdefault(path, {})[method.lower()] = _operation(route, method, used_ids)
@@ -198,13 +115,18 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _used_schemas(paths),
+            "schemas": _with_model_examples(_used_schemas(paths), snapshot),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
     if settings.auth.required:
         document["security"] = [{"bearer": []}]
     return document
+
+
+def _is_admin(route: Route) -> bool:
+    doc = OPERATIONS.get(route.handler)
+    return doc is not None and doc.admin
 
 
 def _operation(route: Route, method: str, used_ids: set[str]) -> dict[str, Any]:
@@ -218,7 +140,7 @@ def _operation(route: Route, method: str, used_ids: set[str]) -> dict[str, Any]:
     }
     if doc.description:
         op["description"] = doc.description
-    parameters = [_path_parameter(m) for m in _PARAM.finditer(route.path)]
+    parameters = [_path_parameter(m) for m in _PARAM.finditer(route.path)] + list(doc.query)
     if parameters:
         op["parameters"] = parameters
     if doc.request is not None and method in ("POST", "PUT", "PATCH"):
@@ -244,9 +166,8 @@ def _success(doc: Operation) -> dict[str, Any]:
         body = {"schema": {"type": "string" if doc.media == "text/plain" else "object"}}
     content: dict[str, Any] = {doc.media: body}
     if doc.stream:
-        content["text/event-stream"] = {
-            "schema": {"type": "string", "description": "server-sent events"}
-        }
+        # Before OpenAPI 3.2 (`itemSchema`), an event stream's schema describes one event.
+        content["text/event-stream"] = {"schema": SSE_EVENT}
     return {"description": "OK", "content": content}
 
 
@@ -264,6 +185,20 @@ def _used_schemas(paths: dict[str, Any]) -> dict[str, Schema]:
             used.add(name)
             pending += _refs(SCHEMAS[name])
     return {name: schema for name, schema in SCHEMAS.items() if name in used}
+
+
+def _with_model_examples(schemas: dict[str, Schema], snapshot: Snapshot) -> dict[str, Schema]:
+    """Request schemas whose `model` lists the ids served now, so examples are real."""
+    out = dict(schemas)
+    for name, model_type in REQUEST_MODEL_TYPES.items():
+        ids = [
+            i for i in snapshot.model_ids() if snapshot.plans[i].targets[0].model.type == model_type
+        ]
+        if name in out and ids:
+            properties = out[name]["properties"]
+            model = {**properties["model"], "examples": ids[:10]}
+            out[name] = {**out[name], "properties": {**properties, "model": model}}
+    return out
 
 
 def _refs(node: Any) -> Iterator[str]:

@@ -24,7 +24,7 @@ from engine.front import render_error
 from engine.openapi import openapi_document
 from engine.render import Pages
 from engine.runtime import Runtime
-from engine.snapshot import Snapshot
+from engine.snapshot import Provider, Snapshot
 
 STATUS_PATH = "/_patchbay/status"
 STATIC_PREFIX = "/_patchbay/static/"
@@ -83,11 +83,12 @@ def chat_path(snapshot: Snapshot) -> str | None:
     return None
 
 
-def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any]:
+async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any]:
     """What the landing page shows and polls: config identity, providers, models, routes.
 
-    The reload error text is shown only while auth is off: with auth on, the page is
-    public but the details belong to GET /admin/config.
+    A provider's status is its config state, or `cooldown` while recent failures keep
+    it out of rotation. The reload error text is shown only while auth is off: with
+    auth on, the page is public but the details belong to GET /admin/config.
     """
     reload_status = runtime.reloader.status
     settings = snapshot.settings
@@ -125,7 +126,7 @@ def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any]:
             "last_error_at": reload_status.last_error_at,
             "restart_needed": list(reload_status.restart_needed),
         },
-        "providers": [p.public() for p in snapshot.providers.values()],
+        "providers": [await _provider_state(runtime, p) for p in snapshot.providers.values()],
         "models": models,
         "routes": [
             {
@@ -137,6 +138,15 @@ def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any]:
             for r in snapshot.routes.routes
         ],
     }
+
+
+async def _provider_state(runtime: Runtime, provider: Provider) -> dict[str, Any]:
+    state = provider.public()
+    if provider.active:
+        seconds = await runtime.routing.cooldowns.cooling(provider.name)
+        if seconds > 0:
+            state.update(status="cooldown", cooldown_seconds=round(seconds, 1))
+    return state
 
 
 def reference_sections(document: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -225,12 +235,12 @@ class Site:
         return Response(text, content_type="text/html; charset=utf-8", headers=headers)
 
     async def landing(self, snapshot: Snapshot) -> Response:
-        boot = orjson.dumps(status_document(self.runtime, snapshot)).decode()
+        boot = orjson.dumps(await status_document(self.runtime, snapshot)).decode()
         # Inside <script type="application/json">, "</" must not close the element.
         return self._html("index.html", snapshot, boot=boot.replace("</", "<\\/"))
 
     async def status(self, snapshot: Snapshot) -> Response:
-        return _json(status_document(self.runtime, snapshot))
+        return _json(await status_document(self.runtime, snapshot))
 
     async def openapi(self, snapshot: Snapshot) -> Response:
         return _json(openapi_document(snapshot))

@@ -85,8 +85,9 @@
           el("strong", { text: p.name }),
           el("span", { class: `state badge state-${p.status}`, text: STATE_LABELS[p.status] || p.status })),
         el("div", { class: "muted small", text: `kind ${p.kind}` +
-          (p.status === "active" ? ` · ${p.models.length} model${p.models.length === 1 ? "" : "s"}` : "") +
-          (p.discover ? " · discovered" : "") }))
+          (p.models.length ? ` · ${p.models.length} model${p.models.length === 1 ? "" : "s"}` : "") +
+          (p.discover ? " · discovered" : "") +
+          (p.cooldown_seconds ? ` · back in ${Math.ceil(p.cooldown_seconds)} s` : "") }))
     ));
   }
 
