@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from engine.handlers import admin, health, metrics, models
+from engine.handlers import admin, health, metrics, models, search
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
@@ -22,6 +22,8 @@ def handler_table() -> Mapping[str, Handler]:
             "models.list": models.list_models,
             "models.get": models.get_model,
             "providers.list": models.list_providers,
+            "search.query": search.query,
+            "search.providers": search.list_engines,
             "health.live": health.live,
             "health.ready": health.ready,
             "metrics.scrape": metrics.scrape,
