@@ -126,9 +126,7 @@ class Reloader:
         """
         async with self._lock:
             self.status.last_attempt_at = time.time()
-            outcome = await asyncio.to_thread(self._build, force)
-            self.status.reloads[outcome] += 1
-            return outcome
+            return await asyncio.to_thread(self._build, force)
 
     def _build(self, force: bool) -> Outcome:
         source: ConfigSource | None = None
@@ -136,19 +134,24 @@ class Reloader:
             source = read_sources(self.directory)
             if source.hash == self.snapshot.hash and not force:
                 self._clear_error()  # what is served (also: a bad edit was reverted)
-                return "unchanged"
+                return self._counted("unchanged")
             if source.hash == self._rejected and not force:
-                return "unchanged"  # the same bad bytes: the recorded error stands
+                return self._counted("unchanged")  # the same bad bytes: the error stands
             fresh = build_snapshot(source, self.environ, self.overrides, self.discovered)
         except ConfigInvalid as invalid:
             self._reject(invalid, source)
-            return "rejected"
+            return self._counted("rejected")
         self._note_listener_changes(fresh)
+        self._clear_error()  # status first: whoever sees the new snapshot sees it applied
+        self._counted("applied")
         self.snapshot = fresh  # the swap: one assignment
-        self._clear_error()
         self._persist(source)
         log.info("config %s applied (%s)", fresh.hash[:12], ", ".join(fresh.sources))
         return "applied"
+
+    def _counted(self, outcome: Outcome) -> Outcome:
+        self.status.reloads[outcome] += 1
+        return outcome
 
     def _reject(self, invalid: ConfigInvalid, source: ConfigSource | None) -> None:
         errors = [str(p) for p in invalid.problems]

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import stat
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,37 +64,51 @@ async def _follow(reloader: Reloader, stop: asyncio.Event) -> None:
         await _sleep_or_stop(stop, RETRY_DELAY)
         return
     paths = [path for path, ident in zip(_watched(directory), armed, strict=True) if ident]
-    roots = {str(path) for path in paths}
     watch = reloader.snapshot.settings.watch
-    state_dir = (directory / reloader.snapshot.settings.state_dir).resolve()
-    # A re-read after (re)arming catches anything that happened while no watcher ran.
-    await reloader.reload()
+    await reloader.reload()  # catches what happened while no watcher ran
+    caught_up = False
     try:
-        events = watchfiles.awatch(
-            *paths,
-            watch_filter=_outside(state_dir),
-            stop_event=stop,
-            recursive=False,  # config/ is watched on its own; never a whole tree
-            debounce=DEBOUNCE_MS,
-            step=STEP_MS,
-            rust_timeout=IDLE_CHECK_MS,
-            yield_on_timeout=True,
-        )
+        events = _events(paths, directory / reloader.snapshot.settings.state_dir, stop)
         async with contextlib.aclosing(events):
             async for changes in events:
-                if changes:
+                if changes or not caught_up:
+                    # The first wake-up (an event, or at most IDLE_CHECK_MS) also covers
+                    # edits made while the watcher was being set up.
                     await reloader.reload()
-                # A new directory may reuse the old one's inode: its deletion tells.
-                gone = any(c == watchfiles.Change.deleted and p in roots for c, p in changes)
-                if (
-                    gone
-                    or _identity(directory) != armed
-                    or reloader.snapshot.settings.watch != watch
-                ):
+                    caught_up = True
+                if reloader.snapshot.settings.watch != watch or _replaced(changes, paths, armed):
                     return
     except (OSError, RuntimeError) as exc:
         log.warning("watcher on %s failed (%s); re-arming", directory, exc)
         await _sleep_or_stop(stop, RETRY_DELAY)
+
+
+def _events(
+    paths: list[Path], state_dir: Path, stop: asyncio.Event
+) -> AsyncGenerator[set[tuple[watchfiles.Change, str]], None]:
+    return watchfiles.awatch(
+        *paths,
+        watch_filter=_outside(state_dir.resolve()),
+        stop_event=stop,
+        recursive=False,  # config/ is watched on its own; never a whole tree
+        debounce=DEBOUNCE_MS,
+        step=STEP_MS,
+        rust_timeout=IDLE_CHECK_MS,
+        yield_on_timeout=True,
+    )
+
+
+def _replaced(
+    changes: set[tuple[watchfiles.Change, str]],
+    paths: list[Path],
+    armed: tuple[tuple[int, int] | None, ...],
+) -> bool:
+    """Whether a watched directory was deleted, replaced or created since arming."""
+    roots = {str(path) for path in paths}
+    # A new directory may reuse the old one's inode: only its deletion event tells.
+    if any(change == watchfiles.Change.deleted and path in roots for change, path in changes):
+        return True
+    return _identity(paths[0]) != armed
 
 
 async def _poll(reloader: Reloader, stop: asyncio.Event) -> None:

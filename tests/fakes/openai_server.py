@@ -2,13 +2,16 @@
 
 The model name scripts the behaviour: `fail-500`, `reject-400`, `limit-429`, `slow`
 (headers after SLOW_SECONDS), `stall` (the stream stops mid-way), `big` (a 1 MiB SSE line),
-`midstream-error` (an error event after the first chunk); anything else answers normally.
+`midstream-error` (an error event after the first chunk), `slow-stream` (a pause after
+every chunk), `held` (the stream waits after its first chunk until `release_held()`);
+anything else answers normally.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 from typing import Any
 
@@ -19,6 +22,8 @@ from tests.fakes import FakeUpstream
 
 API_KEY = "sk-upstream-secret-123"
 SLOW_SECONDS = 3.0
+STREAM_PAUSE = 0.05  # seconds after each chunk of `slow-stream`
+HOLD_LIMIT = 20.0  # a `held` stream that nobody releases goes on after this long
 # A 1x1 transparent PNG.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -39,6 +44,16 @@ class FakeOpenAI(FakeUpstream):
         super().__init__()
         self.models = list(models)
         self.closed_streams = 0  # streams whose client went away before the end
+        self._release = threading.Event()  # set from any thread by release_held()
+
+    def release_held(self) -> None:
+        """Let `held` streams (those waiting now and any later ones) run to the end."""
+        self._release.set()
+
+    async def _hold(self) -> None:
+        deadline = time.monotonic() + HOLD_LIMIT
+        while not self._release.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     def setup(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat)
@@ -78,8 +93,12 @@ class FakeOpenAI(FakeUpstream):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         try:
-            for chunk in _chunks(body):
+            for index, chunk in enumerate(_chunks(body)):
                 await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+                if body["model"] == "slow-stream":
+                    await asyncio.sleep(STREAM_PAUSE)
+                if body["model"] == "held" and index == 0:
+                    await self._hold()
                 if body["model"] == "stall":
                     await asyncio.sleep(SLOW_SECONDS)
                 if body["model"] == "midstream-error":
