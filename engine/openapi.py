@@ -27,6 +27,12 @@ REQUEST_MODEL_TYPES: dict[str, ModelType] = {
     "EmbeddingsRequest": "embedding",
     "ImagesRequest": "image",
 }
+# A request's example is this plus `model`: the first id of its type served right now.
+REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    "ChatCompletionRequest": {"messages": [{"role": "user", "content": "Hello!"}]},
+    "EmbeddingsRequest": {"input": "Hello!"},
+    "ImagesRequest": {"prompt": "a lighthouse at dusk, in watercolour"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,7 @@ _COMPONENT = "#/components/schemas/"
 def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
     """The whole document for `snapshot`: info from server.yaml, paths from routes.yaml."""
     settings = snapshot.settings
+    served = _served_models(snapshot)
     paths: dict[str, dict[str, Any]] = {}
     used_ids: set[str] = set()
     for route in snapshot.routes.routes:
@@ -105,7 +112,8 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
             continue  # admin routes answer 404 while no admin key is set
         path = _PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
         for method in sorted(route.methods - {"HEAD"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(route, method, used_ids)
+            operation = _operation(route, method, used_ids, served)
+            paths.setdefault(path, {})[method.lower()] = operation
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -115,7 +123,7 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _with_model_examples(_used_schemas(paths), snapshot),
+            "schemas": _with_model_examples(_used_schemas(paths), served),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
@@ -129,7 +137,17 @@ def _is_admin(route: Route) -> bool:
     return doc is not None and doc.admin
 
 
-def _operation(route: Route, method: str, used_ids: set[str]) -> dict[str, Any]:
+def _served_models(snapshot: Snapshot) -> dict[str, list[str]]:
+    """Request schema name -> the model ids of its type that the snapshot serves."""
+    return {
+        name: [i for i in snapshot.model_ids() if snapshot.plans[i].targets[0].model.type == kind]
+        for name, kind in REQUEST_MODEL_TYPES.items()
+    }
+
+
+def _operation(
+    route: Route, method: str, used_ids: set[str], served: dict[str, list[str]]
+) -> dict[str, Any]:
     doc = OPERATIONS.get(route.handler) or Operation(route.handler, "Other")
     responses: dict[str, Any] = {"200": _success(doc)}
     op: dict[str, Any] = {
@@ -144,7 +162,11 @@ def _operation(route: Route, method: str, used_ids: set[str]) -> dict[str, Any]:
     if parameters:
         op["parameters"] = parameters
     if doc.request is not None and method in ("POST", "PUT", "PATCH"):
-        op["requestBody"] = {"required": True, "content": {"application/json": _ref(doc.request)}}
+        body = _ref(doc.request)
+        models = served.get(doc.request)
+        if models:
+            body["example"] = {"model": models[0], **REQUEST_EXAMPLES[doc.request]}
+        op["requestBody"] = {"required": True, "content": {"application/json": body}}
         responses["400"] = _error("Bad JSON, or the body breaks the schema (`param` names it)")
         responses["413"] = _error("The body is larger than `max_request_size`")
     if doc.admin:
@@ -187,13 +209,12 @@ def _used_schemas(paths: dict[str, Any]) -> dict[str, Schema]:
     return {name: schema for name, schema in SCHEMAS.items() if name in used}
 
 
-def _with_model_examples(schemas: dict[str, Schema], snapshot: Snapshot) -> dict[str, Schema]:
+def _with_model_examples(
+    schemas: dict[str, Schema], served: dict[str, list[str]]
+) -> dict[str, Schema]:
     """Request schemas whose `model` lists the ids served now, so examples are real."""
     out = dict(schemas)
-    for name, model_type in REQUEST_MODEL_TYPES.items():
-        ids = [
-            i for i in snapshot.model_ids() if snapshot.plans[i].targets[0].model.type == model_type
-        ]
+    for name, ids in served.items():
         if name in out and ids:
             properties = out[name]["properties"]
             model = {**properties["model"], "examples": ids[:10]}

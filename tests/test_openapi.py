@@ -58,7 +58,13 @@ def test_shipped_config_gives_a_valid_openapi_31_document() -> None:
 def test_request_schemas_are_the_ones_the_gateway_validates_with(tmp_path: Path) -> None:
     assert SCHEMAS["ChatCompletionRequest"] is CHAT_REQUEST
     config_dir = write_config(tmp_path / "cfg", echo_providers())
-    documented = openapi_document(snapshot_of(config_dir))["components"]["schemas"]
+    document = openapi_document(snapshot_of(config_dir))
+    body = document["paths"]["/v1/chat/completions"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["example"] == {
+        "model": "echo/echo-1",
+        "messages": [{"role": "user", "content": "Hello!"}],
+    }
+    documented = document["components"]["schemas"]
     chat = documented["ChatCompletionRequest"]
     # The document adds the served model ids as examples, and nothing else.
     assert chat["properties"]["model"].pop("examples") == [

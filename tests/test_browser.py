@@ -1,0 +1,191 @@
+"""The pages in a real headless Chromium (Debian's `chromium`, driven by Playwright).
+
+Every request the browser makes is checked: anything not addressed to the gateway under
+test is refused and fails the test, so the pages are shown to work with no network.
+Screenshots land in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from tests.harness import write_config
+from tests.pages_harness import SHIPPED, echo_providers, edit_yaml, fetch_json, pages_gateway
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = SHIPPED / "test-artifacts"
+WAIT_MS = 15_000  # the page polls every 2 s; a reload lands well within this
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+    pytest.mark.timeout(120),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "cfg", echo_providers())
+
+
+@pytest.fixture
+def url(config_dir: Path) -> Iterator[str]:
+    with pages_gateway(config_dir) as base:
+        yield base
+
+
+@pytest.fixture
+def page(browser: Browser, url: str) -> Iterator[Page]:
+    """A fresh page that may talk to the gateway only; page errors fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    offsite: list[str] = []
+    problems: list[str] = []
+
+    def only_the_gateway(route: Route) -> None:
+        target = route.request.url
+        if target.startswith(url + "/") or target.startswith("data:"):
+            route.continue_()
+        else:
+            offsite.append(target)
+            route.abort()
+
+    context.route("**/*", only_the_gateway)
+    tab = context.new_page()
+    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    tab.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert offsite == [], "the pages reached for the network"
+    assert problems == []
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def model_ids(page: Page) -> list[str]:
+    return page.locator("#models li.model").evaluate_all("els => els.map(e => e.dataset.model)")  # type: ignore[no-any-return]
+
+
+def test_landing_page_follows_a_provider_switched_off(
+    page: Page, url: str, config_dir: Path
+) -> None:
+    page.goto(url + "/")
+    expect(page.locator("#models li.model")).to_have_count(5)
+    assert model_ids(page) == [
+        "echo/echo-1",
+        "echo/echo-embed",
+        "parrot/parrot-1",
+        "parrot/parrot-2",
+        "quick",
+    ]
+    expect(page.locator('[data-provider="keyed"] .state')).to_have_text("missing key")
+    expect(page.locator("#config-hash")).to_have_text(
+        fetch_json(url + "/_patchbay/status")["config"]["hash"][:12]
+    )
+    expect(page.locator("#snippet-curl")).to_contain_text(url + "/v1/chat/completions")
+    screenshot(page, "landing.png")
+    page.evaluate("window.__samePage = true")  # gone if the page were loaded again
+
+    edit_yaml(
+        config_dir / "providers.yaml", lambda d: d["providers"]["parrot"].update(enabled=False)
+    )
+
+    expect(page.locator('#models [data-model="parrot/parrot-1"]')).to_have_count(0, timeout=WAIT_MS)
+    assert model_ids(page) == ["echo/echo-1", "echo/echo-embed", "quick"]
+    expect(page.locator('[data-provider="parrot"] .state')).to_have_text("switched off")
+    expect(page.locator('#pg-model option[value="parrot/parrot-2"]')).to_have_count(0)
+    assert page.evaluate("window.__samePage") is True
+    screenshot(page, "landing-provider-off.png")
+
+
+def test_landing_page_shows_a_rejected_edit_and_its_repair(
+    page: Page, url: str, config_dir: Path
+) -> None:
+    page.goto(url + "/")
+    expect(page.locator("#models li.model")).to_have_count(5)
+    providers = config_dir / "providers.yaml"
+    good = providers.read_text()
+    providers.write_text(good + "  broken: {kind: no-such-kind, models: [x]}\n")
+    alert = page.locator("#last-error")
+    expect(alert).to_contain_text("providers.yaml:", timeout=WAIT_MS)
+    expect(page.locator("#models li.model")).to_have_count(5)
+    screenshot(page, "landing-rejected-edit.png")
+    providers.write_text(good)
+    expect(alert).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_playground_streams_a_reply_from_echo(page: Page, url: str) -> None:
+    page.goto(url + "/")
+    expect(page.locator("#pg-model")).to_have_value("echo/echo-1")
+    # Count DOM changes in the transcript: a streamed reply arrives as many small ones.
+    page.evaluate(
+        """() => {
+            window.__changes = 0;
+            new MutationObserver((records) => { window.__changes += records.length; })
+              .observe(document.getElementById("pg-output"), {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    message = "one two three four five six seven eight nine ten"
+    page.fill("#pg-input", message)
+    page.press("#pg-input", "Enter")
+    reply = page.locator("#pg-output .msg.assistant .text")
+    expect(reply).to_have_text(message, timeout=WAIT_MS)
+    expect(page.locator("#pg-output .msg.assistant")).not_to_have_class("streaming")
+    assert page.evaluate("window.__changes") >= len(message.split())
+    expect(page.locator("#pg-meta")).to_contain_text("echo/echo-1 · attempts 1")
+    expect(page.locator("#pg-meta")).to_contain_text("completion tokens")
+
+    page.select_option("#pg-model", "quick")
+    expect(page.locator("#snippet-curl")).to_contain_text('"model":"quick"')
+    page.fill("#pg-input", "and again")
+    page.click("#pg-send")
+    expect(reply.nth(1)).to_have_text("and again", timeout=WAIT_MS)
+    expect(page.locator("#pg-meta")).to_contain_text("parrot/parrot-1")
+    screenshot(page, "playground.png")
+
+
+def test_docs_render_every_operation_offline(page: Page, url: str) -> None:
+    document: dict[str, Any] = fetch_json(url + "/openapi.json")
+    operations = sum(len(methods) for methods in document["paths"].values())
+    page.goto(url + "/docs")
+    expect(page.locator(".opblock")).to_have_count(operations, timeout=WAIT_MS)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {p.replace("\u200b", "") for p in paths} == set(document["paths"])
+    page.locator(".opblock-post", has_text="/v1/chat/completions").locator(
+        ".opblock-summary"
+    ).click()
+    expect(page.locator(".opblock-body")).to_contain_text("echo/echo-1", timeout=WAIT_MS)
+    screenshot(page, "docs.png")
+
+    page.goto(url + "/redoc")
+    expect(page.locator("section.op")).to_have_count(operations)
+    screenshot(page, "reference.png")
