@@ -63,6 +63,7 @@ async def dispatch(
     """
     policy = req.snapshot.policy
     routing = req.runtime.routing
+    metrics = req.runtime.metrics
     attempts = 0
     last: GatewayError | None = None
     cooling_for = 0.0
@@ -81,6 +82,7 @@ async def dispatch(
                         with routing.busy(target):
                             result = await operation(target.adapter, _call(req, target, body))
                     except GatewayError as err:
+                        metrics.observe_upstream(target.provider.name, err.failure)
                         if err.failure is None or err.failure == "4xx":
                             raise  # the client's own request is at fault: never fall through
                         await routing.cooldowns.failed(target.provider.name, policy.cooldown)
@@ -88,6 +90,7 @@ async def dispatch(
                             raise
                         last = err
                         continue
+                    metrics.observe_upstream(target.provider.name, "ok")
                     return result, Served(target, attempts)
     except TimeoutError:
         raise UpstreamTimeout(
