@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -24,7 +24,8 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The text format every Prometheus version reads; all of Patchbay's names are plain ASCII.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 RELOAD_RESULTS = ("applied", "unchanged", "rejected")
 # Seconds; from a cached answer to a long generation.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -88,8 +89,10 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def observe_upstream(self, provider: str, outcome: str) -> None:
-        self.upstream.labels(provider, outcome).inc()
+    def observe_upstream(self, provider: str, failure: str | None) -> None:
+        """One attempt: "ok", a failure class ("connect", "timeout", "429", "5xx", "4xx")
+        or "client_error" for a request the provider kind itself refused."""
+        self.upstream.labels(provider, failure or "client_error").inc()
 
     def scrape(self, reloads: Mapping[str, int]) -> bytes:
         """The exposition text; `reloads` are the worker's reload counts so far."""

@@ -1,0 +1,206 @@
+"""GET /metrics: Prometheus text, `patchbay_` names, request, upstream and reload series."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine.metrics import MULTIPROC_ENV, prepare_multiprocess
+from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from tests.harness import free_port, gateway, write_config
+
+ADMIN = "admin-key-for-metrics"
+SERVER: dict[str, Any] = {
+    "watch": {"enabled": False},
+    "auth": {"admin_key": "${PATCHBAY_ADMIN_KEY}"},
+}
+
+
+@pytest.fixture
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    monkeypatch.setenv("FAKE_UPSTREAM_KEY", API_KEY)
+    monkeypatch.setenv("PATCHBAY_ADMIN_KEY", ADMIN)
+    with FakeOpenAI(("gpt-test", "fail-500")).in_thread() as fake:
+        yield fake
+
+
+def providers(fake_url: str) -> dict[str, Any]:
+    return {
+        "defaults": {"provider": "echo", "timeout": 2, "retries": 0},
+        "providers": {
+            "echo": {"kind": "echo", "models": ["echo-1"]},
+            "up": {
+                "kind": "openai",
+                "base_url": fake_url,
+                "api_key": "${FAKE_UPSTREAM_KEY}",
+                "models": ["gpt-test", "fail-500"],
+            },
+        },
+    }
+
+
+def post(url: str, body: dict[str, Any], key: str | None = None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as resp:
+            resp.read()
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def chat(url: str, model: str) -> int:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    return post(url + "/v1/chat/completions", body)
+
+
+def scrape(url: str) -> tuple[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    """The content type and every sample, keyed by (name, sorted labels)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=20) as resp:
+        content_type = resp.headers["Content-Type"]
+        text = resp.read().decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    return content_type, samples
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_requests_upstreams_and_durations_are_counted(tmp_path: Path, upstream: FakeOpenAI) -> None:
+    cfg = write_config(tmp_path, providers(upstream.url), server=SERVER)
+    with gateway(cfg) as url:
+        assert [chat(url, m) for m in ("echo/echo-1", "up/gpt-test", "up/gpt-test")] == [200] * 3
+        assert chat(url, "up/fail-500") == 502
+        assert chat(url, "nope/none") == 404
+        content_type, samples = scrape(url)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert all(name.startswith("patchbay_") for name, _ in samples)
+    route = {"route": "/v1/chat/completions", "method": "POST"}
+    assert value(samples, "patchbay_requests_total", **route, status="200") == 3
+    assert value(samples, "patchbay_requests_total", **route, status="502") == 1
+    assert value(samples, "patchbay_requests_total", **route, status="404") == 1
+    assert value(samples, "patchbay_request_duration_seconds_count", **route) == 5
+    assert value(samples, "patchbay_request_duration_seconds_bucket", **route, le="+Inf") == 5
+    assert value(samples, "patchbay_request_duration_seconds_sum", **route) > 0
+    upstreams = "patchbay_upstream_requests_total"
+    assert value(samples, upstreams, provider="up", outcome="ok") == 2
+    assert value(samples, upstreams, provider="up", outcome="5xx") == 1
+    assert value(samples, upstreams, provider="echo", outcome="ok") == 1
+
+
+def test_config_reloads_are_counted_by_result(tmp_path: Path, upstream: FakeOpenAI) -> None:
+    cfg = write_config(tmp_path, providers(upstream.url), server=SERVER)
+    with gateway(cfg) as url:
+        _, samples = scrape(url)
+        for result in ("applied", "unchanged", "rejected"):
+            assert value(samples, "patchbay_config_reloads_total", result=result) == 0
+        assert post(url + "/admin/reload", {}, ADMIN) == 200
+        (cfg / "providers.yaml").write_text("providers: [this is not a mapping\n")
+        assert post(url + "/admin/reload", {}, ADMIN) == 200  # answered; the edit is rejected
+        _, samples = scrape(url)
+        assert value(samples, "patchbay_config_reloads_total", result="applied") == 1
+        assert value(samples, "patchbay_config_reloads_total", result="rejected") == 1
+        _, again = scrape(url)  # scraping twice does not count twice
+        assert value(again, "patchbay_config_reloads_total", result="applied") == 1
+
+
+def test_metrics_route_is_declared_in_routes_yaml(tmp_path: Path, upstream: FakeOpenAI) -> None:
+    routes = {"routes": [{"path": "/metrics", "handler": "metrics.scrape", "enabled": False}]}
+    with gateway(write_config(tmp_path, providers(upstream.url), routes, SERVER)) as url:
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(url + "/metrics", timeout=20)
+        assert missing.value.code == 404
+
+
+def test_prepare_multiprocess_empties_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MULTIPROC_ENV, "placeholder")  # restored after the test
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_1.db").write_bytes(b"stale")
+    prepare_multiprocess(directory)
+    assert list(directory.iterdir()) == []
+    assert os.environ[MULTIPROC_ENV] == str(directory)
+
+
+def test_several_workers_report_their_sum(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "cfg", providers("http://127.0.0.1:9"), server=SERVER)
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    port = free_port()
+    env = {**os.environ, MULTIPROC_ENV: str(directory), "FAKE_UPSTREAM_KEY": API_KEY}
+    args = [sys.executable, "-m", "engine", "serve", "--config-dir", str(cfg)]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+    try:
+        _wait_listening(port, process, tmp_path / "serve.log")
+        _wait_for_workers(
+            directory, 2, process, tmp_path / "serve.log"
+        )  # each writes its samples there from start-up
+        url = f"http://127.0.0.1:{port}"
+        assert [chat(url, "echo/echo-1") for _ in range(12)] == [200] * 12
+        route = {"route": "/v1/chat/completions", "method": "POST", "status": "200"}
+        for scrapes in range(1, 7):  # new connections, so different workers answer
+            _, samples = scrape(url)
+            assert value(samples, "patchbay_requests_total", **route) == 12
+            scraped = {"route": "/metrics", "method": "GET", "status": "200"}
+            assert (
+                value(samples, "patchbay_requests_total", **scraped) == scrapes - 1
+            )  # a scrape is counted once it has been answered
+    finally:
+        process.send_signal(signal.SIGTERM)  # the server this test started, by its PID
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(600):
+        _check_alive(process, log)
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        threading.Event().wait(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def _wait_for_workers(
+    directory: Path, count: int, process: subprocess.Popen[bytes], log: Path
+) -> None:
+    for _ in range(600):
+        _check_alive(process, log)
+        if len({p.stem.rsplit("_", 1)[1] for p in directory.glob("counter_*.db")}) == count:
+            return
+        threading.Event().wait(0.05)
+    raise TimeoutError(f"{count} workers did not start")
+
+
+def _check_alive(process: subprocess.Popen[bytes], log: Path) -> None:
+    if process.poll() is not None:
+        raise RuntimeError(f"patchbay serve exited:\n{log.read_text()}")
