@@ -9,12 +9,14 @@ has a deadline: a test fails, never hangs.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +230,24 @@ def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE
 
 def wait_serving(base: str, model: str, expected: bool) -> None:
     wait_for(lambda: serving(base, model) is expected, f"{model} serving={expected}")
+
+
+class LogRecords(logging.Handler):
+    """The messages one logger emitted (Patchbay's loggers do not propagate to root)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    @classmethod
+    @contextmanager
+    def of(cls, name: str) -> Iterator[LogRecords]:
+        records = cls()
+        logging.getLogger(name).addHandler(records)
+        try:
+            yield records
+        finally:
+            logging.getLogger(name).removeHandler(records)

@@ -3,7 +3,6 @@ where the problem is, the problem is logged once, and a later good edit is appli
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from tests.reload_helpers import (
     ADMIN_ENV,
     ADMIN_KEY,
     SPARE,
+    LogRecords,
     Writer,
     admin_config,
     chat,
@@ -87,26 +87,6 @@ BAD_EDITS = [
 ]
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def reload_log() -> Iterator[Records]:
-    records = Records()
-    logger = logging.getLogger("patchbay.reload")
-    logger.addHandler(records)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(records)
-
-
 @pytest.fixture(autouse=True)
 def admin_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ADMIN_ENV, ADMIN_KEY)
@@ -117,9 +97,15 @@ def _rejected(base: str) -> dict[str, object] | None:
     return status if status["last_error"] else None
 
 
+@pytest.fixture
+def reload_log() -> Iterator[LogRecords]:
+    with LogRecords.of("patchbay.reload") as records:
+        yield records
+
+
 @pytest.mark.parametrize("edit", BAD_EDITS, ids=lambda e: e.name)
 def test_bad_edit_keeps_serving_and_says_where(
-    tmp_path: Path, edit: BadEdit, reload_log: Records
+    tmp_path: Path, edit: BadEdit, reload_log: LogRecords
 ) -> None:
     directory = tmp_path / "cfg"
     writer = Writer()

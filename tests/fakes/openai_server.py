@@ -50,7 +50,7 @@ class FakeOpenAI(FakeUpstream):
         """Let `held` streams (those waiting now and any later ones) run to the end."""
         self._release.set()
 
-    async def _hold(self) -> None:
+    async def _until_released(self) -> None:
         deadline = time.monotonic() + HOLD_LIMIT
         while not self._release.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -98,7 +98,7 @@ class FakeOpenAI(FakeUpstream):
                 if body["model"] == "slow-stream":
                     await asyncio.sleep(STREAM_PAUSE)
                 if body["model"] == "held" and index == 0:
-                    await self._hold()
+                    await self._until_released()
                 if body["model"] == "stall":
                     await asyncio.sleep(SLOW_SECONDS)
                 if body["model"] == "midstream-error":
