@@ -25,8 +25,8 @@ from quart import Quart
 
 import tests.harness
 from engine import create_app
-from engine.errors import RateLimited
-from engine.guard import quota_for
+from engine.errors import RateLimited, UpstreamTimeout
+from engine.guard import Deadlines, quota_for
 from engine.limits import Limiter, MemoryCounters, Quota, StreamTally
 from engine.runtime import Runtime
 from engine.settings import ClientKey, RateLimit
@@ -393,3 +393,18 @@ def test_request_timeout_answers_504(tmp_path: Path, slow_upstream: Callable[[],
         assert "0.3" in error["error"]["message"]
         body["model"] = "up/gpt-test"
         assert post(url + "/v1/chat/completions", body)[0] == 200
+
+
+def test_deadlines_tell_their_own_expiry_from_other_cancellations() -> None:
+    async def scenario() -> None:
+        deadlines = Deadlines()
+        with pytest.raises(UpstreamTimeout):
+            await deadlines.bound(asyncio.sleep(5), 0.05)
+        task = asyncio.ensure_future(deadlines.bound(asyncio.sleep(5), 10))
+        await asyncio.sleep(0)
+        task.cancel()  # e.g. the server dropping the request: not a timeout
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await deadlines.bound(asyncio.sleep(0, "done"), 0.05) == "done"
+
+    asyncio.run(scenario())
