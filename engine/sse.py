@@ -1,4 +1,4 @@
-"""Server-sent events: an incremental parser with no line-length limit, and the framing."""
+"""Server-sent events: framing, block splitting and parsing, with no line-length limit."""
 
 from __future__ import annotations
 
@@ -17,6 +17,47 @@ def frame(data: bytes) -> bytes:
 def error_event(err: GatewayError) -> bytes:
     """The event that reports a failure after the stream has started."""
     return frame(error_body(err))
+
+
+def payloads(framed: bytes) -> list[bytes]:
+    """The `data:` payloads of framed events (for readers of a kind's stream)."""
+    return [b"\n".join(_data_lines(block)) for block in framed.split(b"\n\n") if block.strip()]
+
+
+def _data_lines(block: bytes) -> list[bytes]:
+    return [line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")]
+
+
+class EventBlocks:
+    """Split a byte stream into whole SSE event blocks, as they are, without parsing.
+
+    Relaying whole blocks per upstream read keeps a stream to one client write per
+    upstream read; CRLF line endings are normalised so blocks always end in a blank line.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        data = self._buffer + chunk
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        blocks = data.split(b"\n\n")
+        self._buffer = blocks.pop()
+        return [b for b in blocks if b]
+
+    def close(self) -> list[bytes]:
+        rest, self._buffer = self._buffer.strip(), b""
+        return [rest] if rest else []
+
+
+def is_done(block: bytes) -> bool:
+    return block.startswith(b"data: [DONE]") or block.startswith(b"data:[DONE]")
+
+
+def is_error(block: bytes) -> bool:
+    """An OpenAI-style error sent as an event: `event: error`, or data that is an error object."""
+    return block.startswith(b"event: error") or b'data: {"error"' in block[:64]
 
 
 class EventParser:

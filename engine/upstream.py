@@ -25,7 +25,7 @@ from engine.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from engine.sse import EventParser
+from engine.sse import EventBlocks, EventParser
 
 IMAGE_MAX_BYTES = 20 * 1024 * 1024
 IMAGE_TIMEOUT = 30.0  # seconds for one whole image fetch
@@ -214,7 +214,30 @@ class UpstreamResponse:
         A gap longer than `idle_timeout` between reads raises UpstreamTimeout.
         """
         parser = EventParser()
-        idle = idle_timeout or self.read_timeout
+        try:
+            async for chunk in self._chunks(idle_timeout or self.read_timeout):
+                for event in parser.feed(chunk):
+                    yield event
+            for event in parser.close():
+                yield event
+        finally:
+            self.close()
+
+    async def event_blocks(self, idle_timeout: float | None = None) -> AsyncIterator[list[bytes]]:
+        """Yield the whole SSE event blocks of each read, unparsed; see `events` for timing."""
+        splitter = EventBlocks()
+        try:
+            async for chunk in self._chunks(idle_timeout or self.read_timeout):
+                blocks = splitter.feed(chunk)
+                if blocks:
+                    yield blocks
+            rest = splitter.close()
+            if rest:
+                yield rest
+        finally:
+            self.close()
+
+    async def _chunks(self, idle: float) -> AsyncIterator[bytes]:
         content = self._resp.content
         try:
             while True:
@@ -226,17 +249,12 @@ class UpstreamResponse:
                         f"Provider '{self.provider}' went silent for {idle:g} s mid-stream."
                     ) from None
                 if not chunk:
-                    break
-                for event in parser.feed(chunk):
-                    yield event
-            for event in parser.close():
-                yield event
+                    return
+                yield chunk
         except aiohttp.ClientError as exc:
             raise UpstreamFailed(
                 f"Provider '{self.provider}' broke off its stream ({type(exc).__name__})."
             ) from None
-        finally:
-            self.close()
 
     def close(self) -> None:
         """Drop the connection at once (the upstream sees the close)."""

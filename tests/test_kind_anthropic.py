@@ -13,6 +13,7 @@ from engine.errors import GatewayError, RateLimited, UpstreamFailed, UpstreamRej
 from engine.providers.anthropic import Anthropic
 from engine.providers.base import Call
 from engine.snapshot import Model, Provider
+from engine.sse import payloads
 from engine.upstream import Upstream
 from tests.fakes.anthropic_server import API_KEY, FakeAnthropic
 
@@ -89,7 +90,7 @@ async def stream(
     kind: Anthropic, upstream: Upstream, body: dict[str, Any], model: str = "claude-test"
 ) -> list[Any]:
     chunks = await kind.chat_stream(call_for(kind, upstream, {**body, "stream": True}, model))
-    return [orjson.loads(chunk) async for chunk in chunks]
+    return [orjson.loads(p) async for framed in chunks for p in payloads(framed)]
 
 
 def reassemble(chunks: list[Any]) -> tuple[str, dict[int, dict[str, str]], str | None]:
@@ -314,8 +315,8 @@ async def test_error_event_mid_stream_raises_after_the_first_chunks(
     )
     received = []
     with pytest.raises(UpstreamFailed) as caught:
-        async for chunk in chunks:
-            received.append(orjson.loads(chunk))
+        async for framed in chunks:
+            received.extend(orjson.loads(p) for p in payloads(framed))
     assert received[0]["choices"][0]["delta"]["role"] == "assistant"
     assert reassemble(received)[0] == "Hello!"
     assert caught.value.status == 503

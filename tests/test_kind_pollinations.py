@@ -14,6 +14,7 @@ from engine.errors import InvalidRequest, UpstreamFailed, UpstreamRejected
 from engine.providers.base import Call
 from engine.providers.pollinations import Pollinations, image_url, parse_size
 from engine.snapshot import Model, Provider
+from engine.sse import payloads
 from engine.upstream import Upstream
 from tests.fakes.pollinations_server import FakePollinations, png
 
@@ -99,8 +100,9 @@ async def test_chat_stream_yields_chunk_payloads_without_done(
         "stream_options": {"include_usage": True},
     }
     chunks = [
-        orjson.loads(c)
-        async for c in await kind.chat_stream(call_for(kind, upstream, body, "openai"))
+        orjson.loads(p)
+        async for framed in await kind.chat_stream(call_for(kind, upstream, body, "openai"))
+        for p in payloads(framed)
     ]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "Pollinations says: stream it"

@@ -10,7 +10,7 @@ from engine.errors import GatewayError, InvalidRequest
 from engine.handlers.schemas import CHAT_REQUEST
 from engine.http import Request, Response, Stream
 from engine.providers.base import Call, ProviderKind
-from engine.sse import DONE, error_event, frame
+from engine.sse import DONE, error_event
 
 
 class ChatCompletions:
@@ -49,9 +49,9 @@ async def _events(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncItera
     """Frame chunks as SSE; a failure after the first byte becomes an error event."""
     try:
         if first is not None:
-            yield frame(first)
-            async for chunk in rest:
-                yield frame(chunk)
+            yield first
+            async for events in rest:
+                yield events
     except GatewayError as err:
         yield error_event(err)
         return

@@ -26,6 +26,7 @@ from engine.providers.anthropic_wire import (
     usage,
 )
 from engine.providers.base import Call, ProviderKind
+from engine.sse import frame
 from engine.upstream import Upstream, UpstreamResponse
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
@@ -256,8 +257,8 @@ class Anthropic(ProviderKind):
                         f"Provider '{self.provider.name}' sent a stream event we cannot read: "
                         f"{data[:200].decode('utf-8', 'replace')}"
                     ) from None
-                for chunk in chunks:
-                    yield orjson.dumps(chunk)
+                if chunks:
+                    yield b"".join(frame(orjson.dumps(chunk)) for chunk in chunks)
                 if translator.done:
                     break
         finally:

@@ -3,7 +3,8 @@
 A kind turns an OpenAI-shaped request into its upstream's wire format and the answer
 back into OpenAI's shape. Non-stream methods return OpenAI JSON bytes; `chat_stream`
 returns once the upstream accepted the request (so failures before the first byte are
-ordinary errors) and then yields the JSON payload of each OpenAI chunk, without framing.
+ordinary errors) and then yields SSE-framed OpenAI chunks (`data: {...}\n\n`), one or
+more per item so that one upstream read can be one client write; never `[DONE]`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from engine.providers.base import Call, ProviderKind
+from engine.sse import frame
 
 
 def _text_of(content: Any) -> str:
@@ -92,7 +93,7 @@ class Echo(ProviderKind):
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
             choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-            return orjson.dumps({**head, "choices": [choice]})
+            return frame(orjson.dumps({**head, "choices": [choice]}))
 
         yield chunk({"role": "assistant", "content": ""})
         words = reply.split(" ")
@@ -101,7 +102,7 @@ class Echo(ProviderKind):
         yield chunk({}, "stop")
         options = call.body.get("stream_options") or {}
         if options.get("include_usage"):
-            yield orjson.dumps({**head, "choices": [], "usage": _usage(call.body, reply)})
+            yield frame(orjson.dumps({**head, "choices": [], "usage": _usage(call.body, reply)}))
 
     async def embeddings(self, call: Call) -> bytes:
         inputs = call.body.get("input")

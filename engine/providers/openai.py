@@ -9,6 +9,8 @@ import orjson
 
 from engine.errors import UpstreamFailed
 from engine.providers.base import Call, ProviderKind
+from engine.snapshot import Provider
+from engine.sse import is_done, is_error, payloads
 from engine.upstream import Upstream, UpstreamResponse, upstream_error_from_event
 
 
@@ -42,15 +44,7 @@ class OpenAICompatible(ProviderKind):
 
     async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
         resp = await self._post(call, "/chat/completions", {**call.body, "model": call.model.id})
-        return self._relay(resp)
-
-    async def _relay(self, resp: UpstreamResponse) -> AsyncIterator[bytes]:
-        async for event, data in resp.events(self.provider.timeout):
-            if data == b"[DONE]":
-                break
-            if event == "error" or data.startswith(b'{"error"'):
-                raise upstream_error_from_event(self.provider.name, data, self.provider.api_key)
-            yield data
+        return relay_openai_stream(resp, self.provider)
 
     async def embeddings(self, call: Call) -> bytes:
         resp = await self._post(call, "/embeddings", {**call.body, "model": call.model.id})
@@ -76,3 +70,26 @@ class OpenAICompatible(ProviderKind):
             raise UpstreamFailed(
                 f"Provider '{self.provider.name}' sent a model list without data[].id."
             ) from None
+
+
+async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> AsyncIterator[bytes]:
+    """Relay an OpenAI-format SSE stream as it comes: one write per upstream read.
+
+    Events pass through untouched; the upstream's `[DONE]` ends the relay (the caller
+    sends its own) and an error event becomes the mapped GatewayError.
+    """
+    async for blocks in resp.event_blocks(provider.timeout):
+        out: list[bytes] = []
+        for block in blocks:
+            if is_done(block):
+                if out:
+                    yield b"".join(out)
+                return
+            if is_error(block):
+                if out:
+                    yield b"".join(out)
+                data = b"\n".join(payloads(block + b"\n\n")) or block
+                raise upstream_error_from_event(provider.name, data, provider.api_key)
+            out.append(block + b"\n\n")
+        if out:
+            yield b"".join(out)

@@ -20,7 +20,8 @@ import orjson
 
 from engine.errors import InvalidRequest, UpstreamFailed
 from engine.providers.base import Call, ProviderKind
-from engine.upstream import UpstreamResponse, upstream_error_from_event
+from engine.providers.openai import relay_openai_stream
+from engine.upstream import UpstreamResponse
 
 DEFAULT_TEXT_URL = "https://text.pollinations.ai"
 DEFAULT_IMAGE_URL = "https://image.pollinations.ai"
@@ -134,18 +135,7 @@ class Pollinations(ProviderKind):
         return await (await self._post_chat(call)).read()
 
     async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
-        return self._relay(await self._post_chat(call))
-
-    async def _relay(self, resp: UpstreamResponse) -> AsyncIterator[bytes]:
-        try:
-            async for event, data in resp.events(self.provider.timeout):
-                if data == b"[DONE]":
-                    break
-                if event == "error" or data.startswith(b'{"error"'):
-                    raise upstream_error_from_event(self.provider.name, data, self.provider.api_key)
-                yield data
-        finally:
-            resp.close()  # at once, also when the client stops reading mid-stream
+        return relay_openai_stream(await self._post_chat(call), self.provider)
 
     async def images(self, call: Call) -> bytes:
         """One GET per image, concurrently; each is fetched even for `url`, so a failure
