@@ -138,7 +138,8 @@
       "    stream=True,",
       ")",
       "for chunk in stream:",
-      '    print(chunk.choices[0].delta.content or "", end="") if chunk.choices else None',
+      "    if chunk.choices:",
+      '        print(chunk.choices[0].delta.content or "", end="")',
     ].join("\n");
     $("snippet-javascript").textContent = [
       'import OpenAI from "openai";',
