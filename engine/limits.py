@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from engine.errors import RateLimited
+from engine.sse import payloads
 
 log = logging.getLogger("patchbay.limits")
 
@@ -201,12 +202,15 @@ class StreamTally:
         self.text_chars = 0
         self.reported: int | None = None
 
-    def see(self, event: bytes) -> None:
-        """Read one framed SSE event (`data: {...}\\n\\n`)."""
-        if not event.startswith(b"data: {"):
-            return
+    def see(self, framed: bytes) -> None:
+        """Read what the client is sent: one or more whole SSE events."""
+        for payload in payloads(framed):
+            if payload.startswith(b"{"):
+                self._chunk(payload)
+
+    def _chunk(self, payload: bytes) -> None:
         try:
-            chunk = orjson.loads(event[6:])
+            chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return
         reported = usage_tokens(chunk.get("usage"))

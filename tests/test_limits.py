@@ -199,9 +199,22 @@ def test_stream_tally_prefers_reported_usage_over_the_estimate() -> None:
     tally = StreamTally(b"x" * 40)
     tally.see(b'data: {"choices": [{"delta": {"content": "abcdefgh"}}]}\n\n')
     assert tally.tokens == 10 + 2
-    tally.see(b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}\n\n')
-    tally.see(b"data: [DONE]\n\n")
+    usage = b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}\n\n'
+    tally.see(
+        b'data:{"choices": [{"delta": {"content": "more"}}]}\n\n' + usage + b"data: [DONE]\n\n"
+    )
     assert tally.tokens == 7
+
+
+def test_stream_tally_reads_batches_of_events_and_tool_arguments() -> None:
+    tally = StreamTally(b"")
+    call = {"function": {"arguments": '{"city": "Oslo"}'}}
+    chunks = [
+        {"choices": [{"delta": {"content": "abcd"}}]},
+        {"choices": [{"delta": {"tool_calls": [call]}}]},
+    ]
+    tally.see(b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks))
+    assert tally.tokens == 1 + 4  # 4 characters of content, 16 of arguments
 
 
 # --- through the gateway -----------------------------------------------------------------
