@@ -18,6 +18,7 @@ from engine.errors import GatewayError, RequestTooLarge, error_body
 from engine.http import Request, Response, Stream
 from engine.runtime import Runtime
 from engine.snapshot import Snapshot
+from engine.sse import error_event
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -138,21 +139,39 @@ class Front:
         ]
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        pump = asyncio.ensure_future(_pump(send, reply))
+        # One watcher task per stream: when the client leaves, it cancels this task, whose
+        # `finally` closes the upstream at once.
+        current = asyncio.current_task()
+        finished = False
+
+        def client_left(_: object) -> None:
+            if not finished and current is not None:
+                current.cancel()
+
         gone = asyncio.ensure_future(_disconnected(receive))
+        gone.add_done_callback(client_left)
         try:
-            await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
+            await _relay(send, reply)
+        except asyncio.CancelledError:
+            if current is None or not gone.done() or gone.cancelled():
+                raise  # a real cancellation (shutdown), not the client leaving
+            current.uncancel()
         finally:
-            for task in (pump, gone):
-                task.cancel()
-            await asyncio.gather(pump, gone, return_exceptions=True)
+            finished = True
+            gone.cancel()
             await reply.events.aclose()  # type: ignore[attr-defined]
 
 
-async def _pump(send: Send, reply: Stream) -> None:
-    async for event in reply.events:
-        await send({"type": "http.response.body", "body": event, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+async def _relay(send: Send, reply: Stream) -> None:
+    """Head, events, trailer; a failure after the first byte becomes an error event."""
+    try:
+        await send({"type": "http.response.body", "body": reply.head, "more_body": True})
+        async for events in reply.events:
+            await send({"type": "http.response.body", "body": events, "more_body": True})
+        tail = reply.trailer
+    except GatewayError as err:
+        tail = error_event(err)
+    await send({"type": "http.response.body", "body": tail})
 
 
 async def _disconnected(receive: Receive) -> None:

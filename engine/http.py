@@ -61,10 +61,16 @@ class Response:
 
 @dataclass(slots=True)
 class Stream:
-    """A server-sent event stream; `events` yields framed bytes, errors are already events."""
+    """A server-sent event stream: `head` (already received), then `events`, then `trailer`.
 
+    A GatewayError raised by `events` is sent as an error event and ends the stream
+    without the trailer.
+    """
+
+    head: bytes
     events: AsyncIterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
+    trailer: bytes = b""
     status: int = 200
     content_type: str = "text/event-stream"
 

@@ -10,7 +10,7 @@ from engine.errors import GatewayError, InvalidRequest
 from engine.handlers.schemas import CHAT_REQUEST
 from engine.http import Request, Response, Stream
 from engine.providers.base import Call, ProviderKind
-from engine.sse import DONE, error_event
+from engine.sse import DONE
 
 
 class ChatCompletions:
@@ -29,32 +29,15 @@ class ChatCompletions:
             reply, served = await dispatch(req, plan, body, lambda kind, call: kind.chat(call))
             return Response(reply, headers=served.headers())
         (first, rest), served = await dispatch(req, plan, body, _open_stream)
-        return Stream(_events(first, rest), headers=served.headers())
+        return Stream(first, rest, headers=served.headers(), trailer=DONE)
 
 
-async def _open_stream(kind: ProviderKind, call: Call) -> tuple[bytes | None, AsyncIterator[bytes]]:
-    """Open the upstream stream and wait for its first chunk, so early failures can fall back."""
-    chunks = await kind.chat_stream(call)
+async def _open_stream(kind: ProviderKind, call: Call) -> tuple[bytes, AsyncIterator[bytes]]:
+    """Open the upstream stream and wait for its first events, so early failures can fall back."""
+    events = await kind.chat_stream(call)
     try:
-        first = await anext(chunks)
-    except StopAsyncIteration:
-        return None, chunks
+        first = await anext(events, b"")
     except GatewayError:
-        await chunks.aclose()  # type: ignore[attr-defined]
+        await events.aclose()  # type: ignore[attr-defined]
         raise
-    return first, chunks
-
-
-async def _events(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Frame chunks as SSE; a failure after the first byte becomes an error event."""
-    try:
-        if first is not None:
-            yield first
-            async for events in rest:
-                yield events
-    except GatewayError as err:
-        yield error_event(err)
-        return
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]
-    yield DONE
+    return first, events
