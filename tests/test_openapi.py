@@ -146,6 +146,7 @@ schema = schemathesis.pytest.from_fixture("live_schema")
     max_examples=40,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=list(HealthCheck),
 )
 def test_the_server_keeps_the_documents_promises(case: schemathesis.Case, live_url: str) -> None:
