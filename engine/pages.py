@@ -41,7 +41,7 @@ PageView = Callable[[Snapshot], Awaitable[Response]]
 
 
 def templates_dir() -> Path:
-    """`templates/` in a source checkout (or editable install), else the packaged copy."""
+    """The packaged `engine/templates` (wheel installs), else `templates/` of the checkout."""
     package = Path(__file__).resolve().parent
     for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / "index.html").is_file():
