@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import GatewayError, MethodNotAllowed, NotFound, error_body
 from engine.front import Front
 from engine.logs import configure_logging
+from engine.pages import install_pages
 from engine.runtime import Runtime
 
 
@@ -52,6 +53,7 @@ def create_app(
             err = NotFound("No route matches this path.")
         return Response(error_body(err), status=err.status, content_type="application/json")
 
+    install_pages(app, runtime)
     # The API routes take the plain-ASGI front door; Quart serves what they do not match.
     app.asgi_app = Front(runtime, app.asgi_app)  # type: ignore[method-assign, assignment, arg-type]
     return app
