@@ -126,7 +126,9 @@ class Guard:
         async def charge(tokens: int) -> None:
             await self.limiter.charge(quota, tokens, redis_url)
 
-        reply.events = tallied(reply.events, StreamTally(req.body), charge)
+        tally = StreamTally(req.body)
+        tally.see(reply.head)  # already received: sent before the events
+        reply.events = tallied(reply.events, tally, charge)
 
     async def close(self) -> None:
         await self.limiter.close()
