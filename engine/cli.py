@@ -125,4 +125,4 @@ def _serve(
         os.environ["PATCHBAY_WATCH_ENABLED"] = "false"
     if overrides.get("poll"):
         os.environ["PATCHBAY_WATCH_POLLING"] = "true"
-    return serve(snapshot.settings)
+    return serve(snapshot.settings, directory / snapshot.settings.state_dir)

@@ -12,10 +12,12 @@ import os
 import signal
 from collections.abc import Callable
 from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
 from hypercorn.config import Config
 
+from engine.metrics import MULTIPROC_ENV, prepare_multiprocess
 from engine.settings import Settings
 
 log = logging.getLogger("patchbay")
@@ -47,12 +49,15 @@ def _worker() -> Callable[..., None]:
     return uvloop_worker
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, state_dir: Path) -> int:
+    """Serve until stopped; with several workers, metrics are pooled under `state_dir`."""
     config = hypercorn_config(settings)
     worker = _worker()
     if settings.workers == 1:
         worker(config)
         return 0
+    if MULTIPROC_ENV not in os.environ:  # a directory the operator chose is left as it is
+        prepare_multiprocess(state_dir / "metrics")  # every scrape then sums all workers
     return _supervise(config, worker, settings.workers)
 
 
