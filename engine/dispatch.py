@@ -63,6 +63,7 @@ async def dispatch(
     """
     policy = req.snapshot.policy
     routing = req.runtime.routing
+    cooldowns = routing.cooldowns(req.snapshot.settings.redis_url)
     metrics = req.runtime.metrics
     attempts = 0
     last: GatewayError | None = None
@@ -70,7 +71,7 @@ async def dispatch(
     try:
         async with asyncio.timeout(policy.deadline):
             for target in routing.order(plan):
-                wait = await routing.cooldowns.cooling(target.provider.name)
+                wait = await cooldowns.cooling(target.provider.name)
                 if wait > 0:
                     cooling_for = max(cooling_for, wait)
                     continue
@@ -85,7 +86,7 @@ async def dispatch(
                         metrics.observe_upstream(target.provider.name, err.failure)
                         if err.failure is None or err.failure == "4xx":
                             raise  # the client's own request is at fault: never fall through
-                        await routing.cooldowns.failed(target.provider.name, policy.cooldown)
+                        await cooldowns.failed(target.provider.name, policy.cooldown)
                         if err.failure not in plan.fallback_on:
                             raise
                         last = err

@@ -143,7 +143,8 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
 async def _provider_state(runtime: Runtime, provider: Provider) -> dict[str, Any]:
     state = provider.public()
     if provider.active:
-        seconds = await runtime.routing.cooldowns.cooling(provider.name)
+        cooldowns = runtime.routing.cooldowns(runtime.snapshot.settings.redis_url)
+        seconds = await cooldowns.cooling(provider.name)
         if seconds > 0:
             state.update(status="cooldown", cooldown_seconds=round(seconds, 1))
     return state

@@ -30,6 +30,10 @@ class CooldownStore(Protocol):
         ...
 
 
+class SharedCooldowns(CooldownStore, Protocol):
+    async def close(self) -> None: ...
+
+
 class MemoryCooldowns:
     """Cooldowns in this worker's memory."""
 
@@ -54,11 +58,28 @@ class MemoryCooldowns:
 class Routing:
     """Orders a plan's targets and keeps the counts the strategies need."""
 
-    def __init__(self, cooldowns: CooldownStore | None = None) -> None:
-        self.cooldowns: CooldownStore = cooldowns or MemoryCooldowns()
+    def __init__(self) -> None:
+        self._memory = MemoryCooldowns()
+        self._shared: tuple[str, SharedCooldowns] | None = None
         self._turn: dict[str, int] = defaultdict(int)
         self._busy: dict[str, int] = defaultdict(int)
         self._random = random.Random()
+
+    def cooldowns(self, redis_url: str | None) -> CooldownStore:
+        """This worker's memory, or Redis when `redis_url` is set (followed across reloads)."""
+        if redis_url is None:
+            return self._memory
+        if self._shared is None or self._shared[0] != redis_url:
+            # Imported here so that redis is loaded only when a redis_url is configured.
+            from engine.redis_state import RedisCooldowns
+
+            self._shared = (redis_url, RedisCooldowns(redis_url))
+        return self._shared[1]
+
+    async def close(self) -> None:
+        if self._shared is not None:
+            await self._shared[1].close()
+            self._shared = None
 
     def order(self, plan: Plan) -> list[Target]:
         """The plan's targets in the order its strategy gives for this request."""

@@ -72,3 +72,4 @@ class Runtime:
         self._tasks.clear()
         await self.upstream.close()
         await self.guard.close()
+        await self.routing.close()

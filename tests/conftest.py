@@ -1,7 +1,12 @@
-"""Shared fixtures: a fake OpenAI-compatible upstream and Patchbay serving it on loopback."""
+"""Shared fixtures: a fake OpenAI-compatible upstream, Patchbay serving it on loopback,
+and a real redis-server."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +15,7 @@ import openai
 import pytest
 
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from tests.harness import gateway, write_config
+from tests.harness import free_port, gateway, write_config
 
 
 @pytest.fixture
@@ -75,3 +80,39 @@ def client(gateway_url: str) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=gateway_url + "/v1", api_key="client-key", max_retries=0, timeout=20
     )
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is needed: apt-get install -y redis-server")
+    port = free_port()
+    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    args += ["--appendonly", "no", "--dir", str(tmp_path)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_redis(port, process)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()  # this PID only: the server this fixture started
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _wait_for_redis(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(400):
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        threading.Event().wait(0.025)
+    raise TimeoutError("redis-server did not answer PING")

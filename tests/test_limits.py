@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -46,45 +42,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-# --- a real redis-server, started and stopped by the test --------------------------------
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is needed: apt-get install -y redis-server")
-    port = free_port()
-    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-    args += ["--appendonly", "no", "--dir", str(tmp_path)]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_redis(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()  # this PID only: the server this fixture started
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-def _wait_for_redis(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        threading.Event().wait(0.025)
-    raise TimeoutError("redis-server did not answer PING")
 
 
 @pytest.fixture(params=["memory", "redis"])

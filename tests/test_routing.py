@@ -129,3 +129,19 @@ def test_cooldown_skips_a_failing_provider_then_503(serve: Any, fake_openai: Fak
         status, headers, body = ask(url, "a/fail-500")
         assert status == 503 and body["error"]["code"] == "no_provider_available"
         assert 1 <= int(headers["retry-after"]) <= 30
+
+
+def test_cooldowns_are_shared_through_redis(
+    tmp_path: Path, fake_openai: FakeOpenAI, redis_url: str
+) -> None:
+    """Failures seen by one gateway cool the provider for another sharing the Redis."""
+    cooldown = {"failures": 2, "window": 60, "duration": 30}
+    providers = _providers(fake_openai, {"chain": ["a/fail-500", "b/gpt-test"]}, cooldown=cooldown)
+    one = write_config(tmp_path / "one", providers, server={"redis_url": redis_url})
+    two = write_config(tmp_path / "two", providers, server={"redis_url": redis_url})
+    with gateway(one) as first, gateway(two) as second:
+        for _ in range(2):
+            assert ask(first, "chain")[1]["x-patchbay-attempts"] == "2"
+        status, headers, _ = ask(second, "chain")
+        assert status == 200 and headers["x-patchbay-attempts"] == "1"
+        assert ask(second, "a/fail-500")[0] == 503
