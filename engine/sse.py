@@ -21,7 +21,8 @@ def error_event(err: GatewayError) -> bytes:
 
 def payloads(framed: bytes) -> list[bytes]:
     """The `data:` payloads of framed events (for readers of a kind's stream)."""
-    return [b"\n".join(_data_lines(block)) for block in framed.split(b"\n\n") if block.strip()]
+    found = (_data_lines(block) for block in framed.split(b"\n\n"))
+    return [b"\n".join(lines) for lines in found if lines]
 
 
 def _data_lines(block: bytes) -> list[bytes]:
@@ -29,26 +30,35 @@ def _data_lines(block: bytes) -> list[bytes]:
 
 
 class EventBlocks:
-    """Split a byte stream into whole SSE event blocks, as they are, without parsing.
+    """Cut a byte stream after its last complete SSE event, without parsing anything.
 
-    Relaying whole blocks per upstream read keeps a stream to one client write per
-    upstream read; CRLF line endings are normalised so blocks always end in a blank line.
+    Relaying the whole events of each upstream read keeps a stream to one client write
+    per upstream read; CRLF line endings are normalised so events end in a blank line.
     """
 
     def __init__(self) -> None:
         self._buffer = b""
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> bytes:
+        """The complete events buffered so far, each ending in a blank line (or b"")."""
         data = self._buffer + chunk
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")
-        blocks = data.split(b"\n\n")
-        self._buffer = blocks.pop()
-        return [b for b in blocks if b]
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._buffer = data
+            return b""
+        self._buffer = data[end + 2 :]
+        return data[: end + 2]
 
-    def close(self) -> list[bytes]:
+    def close(self) -> bytes:
         rest, self._buffer = self._buffer.strip(), b""
-        return [rest] if rest else []
+        return rest + b"\n\n" if rest else b""
+
+
+def blocks(events: bytes) -> list[bytes]:
+    """Complete events -> their blocks, without the blank lines between them."""
+    return [block for block in events.split(b"\n\n") if block]
 
 
 def is_done(block: bytes) -> bool:

@@ -223,14 +223,14 @@ class UpstreamResponse:
         finally:
             self.close()
 
-    async def event_blocks(self, idle_timeout: float | None = None) -> AsyncIterator[list[bytes]]:
-        """Yield the whole SSE event blocks of each read, unparsed; see `events` for timing."""
+    async def whole_events(self, idle_timeout: float | None = None) -> AsyncIterator[bytes]:
+        """Yield the complete SSE events of each read as raw bytes; see `events` for timing."""
         splitter = EventBlocks()
         try:
             async for chunk in self._chunks(idle_timeout or self.read_timeout):
-                blocks = splitter.feed(chunk)
-                if blocks:
-                    yield blocks
+                events = splitter.feed(chunk)
+                if events:
+                    yield events
             rest = splitter.close()
             if rest:
                 yield rest
@@ -250,7 +250,9 @@ class UpstreamResponse:
                     ) from None
                 if not chunk:
                     return
-                yield chunk
+                # Whatever else already arrived goes along: fewer, larger client writes.
+                rest = content.read_nowait()
+                yield chunk + rest if rest else chunk
         except aiohttp.ClientError as exc:
             raise UpstreamFailed(
                 f"Provider '{self.provider}' broke off its stream ({type(exc).__name__})."

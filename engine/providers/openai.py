@@ -10,7 +10,7 @@ import orjson
 from engine.errors import UpstreamFailed
 from engine.providers.base import Call, ProviderKind
 from engine.snapshot import Provider
-from engine.sse import is_done, is_error, payloads
+from engine.sse import blocks, is_done, is_error, payloads
 from engine.upstream import Upstream, UpstreamResponse, upstream_error_from_event
 
 
@@ -78,9 +78,12 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
     Events pass through untouched; the upstream's `[DONE]` ends the relay (the caller
     sends its own) and an error event becomes the mapped GatewayError.
     """
-    async for blocks in resp.event_blocks(provider.timeout):
+    async for events in resp.whole_events(provider.timeout):
+        if b"[DONE]" not in events and b"error" not in events:
+            yield events  # the common case: nothing to look at event by event
+            continue
         out: list[bytes] = []
-        for block in blocks:
+        for block in blocks(events):
             if is_done(block):
                 if out:
                     yield b"".join(out)

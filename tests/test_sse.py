@@ -1,0 +1,36 @@
+"""SSE framing, cutting and parsing: pure functions, no server."""
+
+from __future__ import annotations
+
+from engine.sse import EventBlocks, EventParser, blocks, is_done, is_error, payloads
+
+
+def test_event_blocks_cut_after_the_last_complete_event() -> None:
+    cutter = EventBlocks()
+    assert cutter.feed(b'data: {"a": 1}\n\ndata: {"b"') == b'data: {"a": 1}\n\n'
+    assert cutter.feed(b": 2}\n\n") == b'data: {"b": 2}\n\n'
+    assert cutter.feed(b"data: [DO") == b""
+    assert cutter.close() == b"data: [DO\n\n"
+
+
+def test_event_blocks_normalise_crlf() -> None:
+    cutter = EventBlocks()
+    assert cutter.feed(b"data: 1\r\n\r\ndata: 2\r\n\r\n") == b"data: 1\n\ndata: 2\n\n"
+
+
+def test_blocks_payloads_and_markers() -> None:
+    events = (
+        b'data: {"x": 1}\n\n: keep-alive\n\nevent: error\ndata: {"error": {}}\n\ndata: [DONE]\n\n'
+    )
+    parts = blocks(events)
+    assert len(parts) == 4
+    assert payloads(events) == [b'{"x": 1}', b'{"error": {}}', b"[DONE]"]
+    assert [is_error(p) for p in parts] == [False, False, True, False]
+    assert [is_done(p) for p in parts] == [False, False, False, True]
+
+
+def test_parser_handles_a_line_split_across_reads_of_any_size() -> None:
+    parser = EventParser()
+    big = b"x" * (3 << 20)
+    assert list(parser.feed(b"event: delta\ndata: " + big[:1000])) == []
+    assert list(parser.feed(big[1000:] + b"\n\n")) == [("delta", big)]
