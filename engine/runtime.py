@@ -33,7 +33,7 @@ class Runtime:
     ) -> None:
         check_given_settings(environ, overrides)  # a bad PATCHBAY_* value is not a config error
         self.reloader = Reloader(directory, environ=environ, overrides=overrides)
-        self.upstream = Upstream(read_timeout=self.snapshot.settings.request_timeout)
+        self.upstream = Upstream()
         self.discovery = Discovery(self.reloader, self.upstream)
         self.routing = Routing()
         self.handlers: Mapping[str, Handler] = handler_table()

@@ -65,10 +65,10 @@ def _session(resolver: ThreadedResolver | None = None) -> aiohttp.ClientSession:
 class Upstream:
     """A pooled HTTP client; `open()` sends a request and returns once headers arrived."""
 
-    def __init__(self, *, read_timeout: float = 300.0) -> None:
+    def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._public_session: aiohttp.ClientSession | None = None
-        self.read_timeout = read_timeout
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one per provider timeout
 
     async def start(self) -> None:
         self._session = _session()
@@ -110,6 +110,14 @@ class Upstream:
             ) from None
         raise UpstreamFailed(f"The image from '{provider}' redirected too often.")
 
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        """Connect within `seconds`, and never wait longer than that for the next bytes."""
+        found = self._timeouts.get(seconds)
+        if found is None:
+            found = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+            self._timeouts[seconds] = found
+        return found
+
     async def open(
         self,
         method: str,
@@ -133,7 +141,7 @@ class Upstream:
                 url,
                 data=body,
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+                timeout=self._timeout(timeout),
                 allow_redirects=False,
                 max_line_size=1 << 20,
                 max_field_size=1 << 20,
@@ -146,7 +154,7 @@ class Upstream:
             raise UpstreamUnreachable(
                 f"Provider '{provider}' could not be reached ({type(exc).__name__})."
             ) from None
-        answer = UpstreamResponse(resp, provider, self.read_timeout)
+        answer = UpstreamResponse(resp, provider)
         if resp.status >= 300:
             await answer.raise_for_status(secret)
         return answer
@@ -177,20 +185,22 @@ async def _read_capped(resp: aiohttp.ClientResponse, provider: str) -> bytes:
 
 
 class UpstreamResponse:
-    """An upstream answer whose body is read whole or as server-sent events."""
+    """An upstream answer whose body is read whole or as server-sent events.
 
-    def __init__(self, resp: aiohttp.ClientResponse, provider: str, read_timeout: float) -> None:
+    Every read waits at most the provider's timeout for the next bytes: aiohttp's
+    socket read timeout, armed when the request was sent, so no timer is added per read.
+    """
+
+    def __init__(self, resp: aiohttp.ClientResponse, provider: str) -> None:
         self._resp = resp
         self.provider = provider
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers
-        self.read_timeout = read_timeout
 
     async def read(self) -> bytes:
         try:
-            async with asyncio.timeout(self.read_timeout):
-                return await self._resp.read()
-        except TimeoutError:
+            return await self._resp.read()
+        except aiohttp.ServerTimeoutError:
             raise UpstreamTimeout(f"Provider '{self.provider}' stopped sending.") from None
         except aiohttp.ClientError as exc:
             raise UpstreamFailed(
@@ -208,14 +218,11 @@ class UpstreamResponse:
                 f"Provider '{self.provider}' sent a body that is not JSON."
             ) from None
 
-    async def events(self, idle_timeout: float | None = None) -> AsyncIterator[tuple[str, bytes]]:
-        """Yield (event name, data) per SSE event; lines of any length are handled.
-
-        A gap longer than `idle_timeout` between reads raises UpstreamTimeout.
-        """
+    async def events(self) -> AsyncIterator[tuple[str, bytes]]:
+        """Yield (event name, data) per SSE event; lines of any length are handled."""
         parser = EventParser()
         try:
-            async for chunk in self._chunks(idle_timeout or self.read_timeout):
+            async for chunk in self._chunks():
                 for event in parser.feed(chunk):
                     yield event
             for event in parser.close():
@@ -223,36 +230,29 @@ class UpstreamResponse:
         finally:
             self.close()
 
-    async def whole_events(self, idle_timeout: float | None = None) -> AsyncIterator[bytes]:
-        """Yield the complete SSE events of each read as raw bytes; see `events` for timing."""
-        splitter = EventBlocks()
+    async def whole_events(self) -> AsyncIterator[bytes]:
+        """Yield the complete SSE events of each read as raw bytes, unparsed."""
+        cutter = EventBlocks()
         try:
-            async for chunk in self._chunks(idle_timeout or self.read_timeout):
-                events = splitter.feed(chunk)
+            async for chunk in self._chunks():
+                events = cutter.feed(chunk)
                 if events:
                     yield events
-            rest = splitter.close()
+            rest = cutter.close()
             if rest:
                 yield rest
         finally:
             self.close()
 
-    async def _chunks(self, idle: float) -> AsyncIterator[bytes]:
+    async def _chunks(self) -> AsyncIterator[bytes]:
         content = self._resp.content
         try:
-            while True:
-                try:
-                    async with asyncio.timeout(idle):
-                        chunk = await content.readany()
-                except TimeoutError:
-                    raise UpstreamTimeout(
-                        f"Provider '{self.provider}' went silent for {idle:g} s mid-stream."
-                    ) from None
-                if not chunk:
-                    return
+            while chunk := await content.readany():
                 # Whatever else already arrived goes along: fewer, larger client writes.
                 rest = content.read_nowait()
                 yield chunk + rest if rest else chunk
+        except aiohttp.ServerTimeoutError:
+            raise UpstreamTimeout(f"Provider '{self.provider}' went silent mid-stream.") from None
         except aiohttp.ClientError as exc:
             raise UpstreamFailed(
                 f"Provider '{self.provider}' broke off its stream ({type(exc).__name__})."

@@ -249,7 +249,7 @@ class Anthropic(ProviderKind):
         self, resp: UpstreamResponse, translator: ChunkTranslator
     ) -> AsyncIterator[bytes]:
         try:
-            async for _event, data in resp.events(self.provider.timeout):
+            async for _event, data in resp.events():
                 try:
                     chunks = translator.feed(orjson.loads(data))
                 except (AttributeError, KeyError, TypeError, ValueError):

@@ -78,7 +78,7 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
     Events pass through untouched; the upstream's `[DONE]` ends the relay (the caller
     sends its own) and an error event becomes the mapped GatewayError.
     """
-    async for events in resp.whole_events(provider.timeout):
+    async for events in resp.whole_events():
         if b"[DONE]" not in events and b"error" not in events:
             yield events  # the common case: nothing to look at event by event
             continue
