@@ -57,19 +57,30 @@ def _find(token: str, keys: tuple[ClientKey, ...]) -> ClientKey | None:
     return found
 
 
-def check_model(req: Request, name: str, plan: Plan) -> None:
-    """Raise PermissionDenied unless the request's key may use `name`.
+def may_use(req: Request, name: str, plan: Plan) -> bool:
+    """Whether the request's key may use `name`.
 
     A key with no `models` list may use every model. Otherwise the name asked for must
     match one of its patterns or aliases, or every model the name resolves to must.
     """
-    key = next((k for k in req.snapshot.settings.auth.keys if k.name == req.client_key), None)
+    key = _key_of(req)
     if key is None or not key.models:
-        return
-    if _allowed(name, key.models) or all(_allowed(t.public_id, key.models) for t in plan.targets):
+        return True
+    return _allowed(name, key.models) or all(
+        _allowed(t.public_id, key.models) for t in plan.targets
+    )
+
+
+def _key_of(req: Request) -> ClientKey | None:
+    return next((k for k in req.snapshot.settings.auth.keys if k.name == req.client_key), None)
+
+
+def check_model(req: Request, name: str, plan: Plan) -> None:
+    """Raise PermissionDenied unless the request's key may use `name` (see `may_use`)."""
+    if may_use(req, name, plan):
         return
     raise PermissionDenied(
-        f"The API key '{key.name}' is not allowed to use the model '{name}'.",
+        f"The API key '{req.client_key}' is not allowed to use the model '{name}'.",
         param="model",
         code="model_not_allowed",
     )

@@ -192,3 +192,15 @@ def test_authenticate_reads_only_bearer_credentials() -> None:
         with pytest.raises(AuthenticationFailed, match="API key"):
             authenticate(header, auth)
     assert authenticate(f"Token {ALICE}", Auth(keys=(alice,))) is None
+
+
+def test_models_list_shows_only_what_the_key_may_use(tmp_path: Path) -> None:
+    server = keys_server(models=["other/*", "fast"])
+    with gateway(write_config(tmp_path, PROVIDERS, server=server)) as url:
+        status, _, alice = call(url, "/v1/models", ALICE)
+        ids = {m["id"] for m in alice["data"]}
+        assert status == 200 and "other/o-1" in ids and "fast" in ids
+        assert "echo/echo-1" not in ids
+        assert call(url, "/v1/models/echo/echo-1", ALICE)[0] == 404
+        bob = {m["id"] for m in call(url, "/v1/models", BOB)[2]["data"]}
+        assert "echo/echo-1" in bob  # no allow-list: everything

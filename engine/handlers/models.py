@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import ModelNotFound
+from engine.guard import may_use
 from engine.http import Request, Response
 from engine.snapshot import Snapshot
 
@@ -16,16 +17,25 @@ def _model_object(snapshot: Snapshot, model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": created, "owned_by": owner}
 
 
+def _visible(req: Request) -> list[str]:
+    """The served ids this request's client key may use (all of them without a key)."""
+    snapshot = req.snapshot
+    ids = snapshot.model_ids()
+    if req.client_key is None:
+        return ids
+    return [m for m in ids if may_use(req, m, snapshot.plans[m])]
+
+
 async def list_models(req: Request) -> Response:
     snapshot = req.snapshot
-    data = [_model_object(snapshot, model_id) for model_id in snapshot.model_ids()]
+    data = [_model_object(snapshot, model_id) for model_id in _visible(req)]
     return Response.json({"object": "list", "data": data})
 
 
 async def get_model(req: Request) -> Response:
     model_id = req.params["model"]
     snapshot = req.snapshot
-    if model_id not in snapshot.model_ids():
+    if model_id not in _visible(req):
         snapshot.resolve(model_id)  # raises ModelNotFound with suggestions
         raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
     return Response.json(_model_object(snapshot, model_id))
