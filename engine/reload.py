@@ -28,6 +28,7 @@ from engine.state import LastGood, fallback_state_dir, state_dir_of
 log = logging.getLogger("patchbay.reload")
 
 Outcome = Literal["applied", "unchanged", "rejected"]
+VANISHED = "for the defaults, leave the file with only a comment in it"
 
 
 def build_snapshot(
@@ -88,7 +89,10 @@ class Reloader:
         self.status = ReloadStatus()
         self.discovered: dict[str, tuple[str, ...]] = {}
         self._rejected: str | None = None  # hash of bytes that failed: not checked again
+        # What the last reload read: fingerprint() of the directory at that moment.
+        self.last_read = ""
         self.snapshot, source = self._initial()
+        self._served = source  # the files behind `snapshot`
         # What this process listens with; a config that differs needs a restart.
         self._listening = self.snapshot.settings.listener()
         if not self.status.from_last_good:
@@ -126,28 +130,58 @@ class Reloader:
         """
         async with self._lock:
             self.status.last_attempt_at = time.time()
-            return await asyncio.to_thread(self._build, force)
+            build = asyncio.ensure_future(asyncio.to_thread(self._build, force))
+            try:
+                return await asyncio.shield(build)
+            except asyncio.CancelledError:
+                # A thread cannot be stopped: let it finish, so no swap or save
+                # happens after whoever cancelled (a shutdown) thinks reloading is over.
+                await build
+                raise
 
     def _build(self, force: bool) -> Outcome:
         source: ConfigSource | None = None
         try:
             source = read_sources(self.directory)
+            self.last_read = source.hash
             if source.hash == self.snapshot.hash and not force:
                 self._clear_error()  # what is served (also: a bad edit was reverted)
                 return self._counted("unchanged")
             if source.hash == self._rejected and not force:
                 return self._counted("unchanged")  # the same bad bytes: the error stands
+            self._refuse_vanished(source)
             fresh = build_snapshot(source, self.environ, self.overrides, self.discovered)
         except ConfigInvalid as invalid:
+            if source is None:
+                self.last_read = str(invalid)
             self._reject(invalid, source)
             return self._counted("rejected")
         self._note_listener_changes(fresh)
-        self._clear_error()  # status first: whoever sees the new snapshot sees it applied
+        # Disk and status first: whoever sees the new snapshot can rely on both.
+        self._persist(source)
+        self._clear_error()
         self._counted("applied")
         self.snapshot = fresh  # the swap: one assignment
-        self._persist(source)
+        self._served = source
         log.info("config %s applied (%s)", fresh.hash[:12], ", ".join(fresh.sources))
         return "applied"
+
+    def _refuse_vanished(self, source: ConfigSource) -> None:
+        """A served file that is now missing or empty is a change in progress, never applied.
+
+        In-place saves truncate before they write, and a directory being replaced loses
+        its files one by one; without config/server.yaml (or with it empty) the config
+        is valid, all defaults and auth off, so that moment must not pass for intent.
+        """
+        vanished = []
+        for name, served in self._served.files.items():
+            now = source.files.get(name)
+            if served.strip() and not (now or b"").strip():
+                what = "vanished" if now is None else "became empty"
+                message = f"file {what}; taken as a change in progress ({VANISHED})"
+                vanished.append(Problem(name, 1, 1, message))
+        if vanished:
+            raise ConfigInvalid(vanished)
 
     def _counted(self, outcome: Outcome) -> Outcome:
         self.status.reloads[outcome] += 1
@@ -196,6 +230,14 @@ class Reloader:
 
     def set_discovered(self, provider: str, models: tuple[str, ...]) -> None:
         self.discovered[provider] = models
+
+
+def fingerprint(directory: Path) -> str:
+    """The config files' content hash, or why they cannot be read (as `last_read` keeps it)."""
+    try:
+        return read_sources(directory).hash
+    except ConfigInvalid as invalid:
+        return str(invalid)
 
 
 def config_dir_from_env(environ: Mapping[str, str] = os.environ) -> Path:

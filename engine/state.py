@@ -59,7 +59,8 @@ class LastGood:
         target = self.state_dir / version
         if target.is_dir():
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # Never parents: a config directory deleted meanwhile must not be brought back.
+        self.state_dir.mkdir(exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.state_dir, prefix=".staging-"))
         for name, data in source.files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import watchfiles
 
-from engine.config import ConfigInvalid, read_sources
+from engine.reload import fingerprint
 
 if TYPE_CHECKING:
     from engine.reload import Reloader
@@ -116,17 +116,22 @@ async def _poll(reloader: Reloader, stop: asyncio.Event) -> None:
 
     The files themselves are compared, not their timestamps: notify's poller keeps
     whole-second mtimes (two saves within a second look like one) and walks the tree.
+    A change is reloaded once the files read the same twice, STEP_MS apart.
     """
     watch = reloader.snapshot.settings.watch
-    seen = await asyncio.to_thread(_fingerprint, reloader.directory)
     await reloader.reload()
     while True:
         await _sleep_or_stop(stop, POLL_DELAY)
         if stop.is_set() or reloader.snapshot.settings.watch != watch:
             return
-        now = await asyncio.to_thread(_fingerprint, reloader.directory)
-        if now != seen:
-            seen = now
+        # Against what the last reload read, not the last poll: an edit and its undo
+        # between two polls must not hide the edit the reload caught in between.
+        now = await asyncio.to_thread(fingerprint, reloader.directory)
+        if now == reloader.last_read:
+            continue
+        # Like inotify's quiet period: a save still being written is looked at again.
+        await _sleep_or_stop(stop, STEP_MS / 1000)
+        if now == await asyncio.to_thread(fingerprint, reloader.directory):
             await reloader.reload()
 
 
@@ -152,14 +157,6 @@ def _identity(directory: Path) -> tuple[tuple[int, int] | None, ...]:
             continue
         found.append((info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None)
     return tuple(found)
-
-
-def _fingerprint(directory: Path) -> str:
-    """The config files' content hash, or what stopped them being read."""
-    try:
-        return read_sources(directory).hash
-    except ConfigInvalid as invalid:
-        return str(invalid)
 
 
 def _outside(state_dir: Path) -> watchfiles.BaseFilter:

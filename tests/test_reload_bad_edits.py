@@ -79,6 +79,12 @@ BAD_EDITS = [
         rf"providers\.yaml:1:1: file is larger than {MAX_FILE_SIZE} bytes",
     ),
     BadEdit(
+        "emptied-server-yaml",  # valid alone (all defaults): an in-place save truncating
+        "config/server.yaml",
+        "",
+        r"config/server\.yaml:1:1: file became empty",
+    ),
+    BadEdit(
         "truncated",
         "providers.yaml",
         FLOW[: len(FLOW) // 2],
@@ -143,8 +149,11 @@ def test_half_written_file_is_not_applied_until_complete(tmp_path: Path) -> None
     with gateway(directory) as base, open(directory / "providers.yaml", "w") as handle:
         handle.write(full[: len(full) // 2])
         handle.flush()
-        status = wait_for(lambda: _rejected(base), "the half file rejected")
-        assert "YAML syntax error" in str(status["last_error"])
+        # (Truncating the file may be seen first: "file is empty" is rejected too.)
+        wait_for(
+            lambda: "YAML syntax error" in str(admin_config(base)["last_error"]),
+            "the half file rejected",
+        )
         assert serving(base, SPARE) is True
         handle.write(full[len(full) // 2 :])
         handle.flush()
@@ -162,3 +171,19 @@ def test_reverting_a_bad_edit_clears_the_error(tmp_path: Path) -> None:
         writer.write(directory, "providers.yaml", config_files(spare=True)["providers.yaml"])
         wait_for(lambda: admin_config(base)["last_error"] is None, "the error cleared")
         assert admin_config(base)["reloads"]["applied"] == 0  # the same bytes: nothing to swap
+
+
+def test_a_vanished_server_yaml_is_refused_and_a_comment_gives_the_defaults(
+    tmp_path: Path,
+) -> None:
+    """Without server.yaml the config is valid (all defaults, no admin key): a deletion is
+    the middle of a directory being replaced as often as an intent, so only a file that
+    says so (a comment) brings the defaults."""
+    directory = tmp_path / "cfg"
+    Writer().setup(directory, config_files())
+    with gateway(directory) as base:
+        (directory / "config" / "server.yaml").unlink()
+        status = wait_for(lambda: _rejected(base), "the deletion refused")
+        assert str(status["last_error"]).startswith("['config/server.yaml:1:1: file vanished")
+        Writer().write(directory, "config/server.yaml", "# all defaults\n")
+        wait_for(lambda: request("GET", base + "/admin/config")[0] == 404, "defaults applied")

@@ -132,12 +132,16 @@ def test_twenty_reloads_under_concurrent_traffic_fail_no_request(
     writer = Writer()
     writer.setup(directory, {**config_files(), "providers.yaml": with_upstream(upstream.url)})
     with gateway(directory) as base, Traffic(base) as traffic:
+
+        def applied() -> int:
+            return int(admin_config(base)["reloads"]["applied"])
+
         wait_for(lambda: all(traffic.done.get(f"{m} stream={s}") for m, s in CLIENTS), "warm")
         for n in range(RELOADS):
             # Each reload switches `spare` and changes every provider's timeout.
             edit = with_upstream(upstream.url, spare=n % 2 == 1, timeout=5 + n % 2)
             writer.write(directory, "providers.yaml", edit)
-            wait_for(lambda n=n: admin_config(base)["reloads"]["applied"] > n, f"reload {n}")
+            wait_for(lambda: applied() == n + 1, f"reload {n + 1} applied")  # noqa: B023
         traffic.stop.set()
         status = admin_config(base)
     assert traffic.failures == []
