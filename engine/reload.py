@@ -96,7 +96,7 @@ class Reloader:
         # What this process listens with; a config that differs needs a restart.
         self._listening = self.snapshot.settings.listener()
         if not self.status.from_last_good:
-            self._persist(source)
+            self._persist(source, self.snapshot)
         self._lock = asyncio.Lock()
 
     def _initial(self) -> tuple[Snapshot, ConfigSource]:
@@ -158,7 +158,7 @@ class Reloader:
             return self._counted("rejected")
         self._note_listener_changes(fresh)
         # Disk and status first: whoever sees the new snapshot can rely on both.
-        self._persist(source)
+        self._persist(source, fresh)
         self._clear_error()
         self._counted("applied")
         self.snapshot = fresh  # the swap: one assignment
@@ -207,8 +207,8 @@ class Reloader:
         self.status.from_last_good = False
         self._rejected = None
 
-    def _persist(self, source: ConfigSource) -> None:
-        LastGood(state_dir_of(self.directory, self.snapshot.settings.state_dir)).save(source)
+    def _persist(self, source: ConfigSource, snapshot: Snapshot) -> None:
+        LastGood(state_dir_of(self.directory, snapshot.settings.state_dir)).save(source)
 
     def _note_listener_changes(self, fresh: Snapshot) -> None:
         changed = [

@@ -15,14 +15,10 @@ import os
 import stat
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import watchfiles
 
-from engine.reload import fingerprint
-
-if TYPE_CHECKING:
-    from engine.reload import Reloader
+from engine.reload import Reloader, fingerprint
 
 log = logging.getLogger("patchbay.watch")
 
