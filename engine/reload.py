@@ -19,6 +19,7 @@ from typing import Any, Literal
 from engine.compile import compile_snapshot
 from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
 from engine.handlers import HANDLER_NAMES
+from engine.logs import configure_logging
 from engine.providers import KINDS
 from engine.render import TemplateInvalid
 from engine.settings import LISTENER_SETTINGS, SettingError
@@ -161,8 +162,10 @@ class Reloader:
         self._persist(source, fresh)
         self._clear_error()
         self._counted("applied")
-        self.snapshot = fresh  # the swap: one assignment
+        previous, self.snapshot = self.snapshot, fresh  # the swap: one assignment
         self._served = source
+        if fresh.settings.log_level != previous.settings.log_level:
+            configure_logging(fresh.settings.log_level)  # logging lives outside the snapshot
         log.info("config %s applied (%s)", fresh.hash[:12], ", ".join(fresh.sources))
         return "applied"
 

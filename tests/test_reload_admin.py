@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 
@@ -92,6 +93,25 @@ def test_listener_changes_are_reported_as_needing_a_restart(tmp_path: Path) -> N
         # Everything else in the same edit applied live; going back needs no restart.
         writer.write(directory, "config/server.yaml", config_files(port=8000)["config/server.yaml"])
         wait_for(lambda: admin_config(base)["restart_needed"] == [], "cleared")
+
+
+def test_log_level_applies_live(tmp_path: Path) -> None:
+    directory = tmp_path / "cfg"
+    writer = Writer()
+    writer.setup(directory, config_files(log_level="info"))
+    logger = logging.getLogger("patchbay")
+    try:
+        with gateway(directory) as base:
+            assert logger.level == logging.INFO
+            writer.write(
+                directory,
+                "config/server.yaml",
+                config_files(log_level="warning")["config/server.yaml"],
+            )
+            wait_for(lambda: logger.level == logging.WARNING, "log level applied")
+            assert admin_config(base)["restart_needed"] == []
+    finally:
+        logger.setLevel(logging.INFO)
 
 
 # --- leaks ---------------------------------------------------------------------------
