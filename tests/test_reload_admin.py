@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from engine import create_app
 from engine.config import read_sources
 from engine.runtime import Runtime
+from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import gateway
 from tests.reload_helpers import (
     ADMIN_ENV,
@@ -132,33 +134,55 @@ async def _settle(runtime: Runtime) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_many_reloads_leak_no_descriptors_or_tasks(tmp_path: Path) -> None:
+async def test_many_reloads_leak_no_descriptors_or_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_UPSTREAM_KEY", API_KEY)
     directory = tmp_path / "cfg"
     writer = Writer()
-    writer.setup(directory, config_files())
-    app = create_app(directory)
-    runtime: Runtime = app.config["PATCHBAY_RUNTIME"]
-    async with app.test_app() as test_app:
-        client = test_app.test_client()
-        body = {"model": "echo/echo-1", "messages": [{"role": "user", "content": "hi"}]}
+    async with FakeOpenAI(("gpt-test",)) as fake:
 
-        async def cycle(n: int) -> None:
-            # Every 20th edit flips the watch mode, so watchers are torn down and re-armed.
-            if n % 20 == 0:
-                server_yaml = config_files(watch={"polling": n % 40 == 0})["config/server.yaml"]
-                writer.write(directory, "config/server.yaml", server_yaml)
-            writer.write(directory, "providers.yaml", dump(providers(spare=n % 2 == 0)))
-            await runtime.reloader.reload()  # unless the watcher got there first
-            assert runtime.snapshot.hash == read_sources(directory).hash
-            assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+        def providers_file(n: int) -> str:
+            # Each edit rebuilds every provider, the upstream one included.
+            data = providers(spare=n % 2 == 0)
+            data["providers"]["up"] = {
+                "kind": "openai",
+                "base_url": fake.url,
+                "api_key": "${FAKE_UPSTREAM_KEY}",
+                "models": ["gpt-test"],
+            }
+            return dump(data)
 
-        for n in range(10):  # warm up: pools, caches and lazily started threads
-            await cycle(n)
-        await _settle(runtime)
-        fds, tasks = _open_fds(), len(asyncio.all_tasks())
-        for n in range(10, 10 + RELOADS):
-            await cycle(n)
-        await _settle(runtime)
-        assert runtime.reloader.status.reloads["applied"] >= RELOADS
-        assert _open_fds() <= fds + 2, (fds, _open_fds())
-        assert len(asyncio.all_tasks()) <= tasks, (tasks, asyncio.all_tasks())
+        writer.setup(directory, {**config_files(), "providers.yaml": providers_file(0)})
+        app = create_app(directory)
+        runtime: Runtime = app.config["PATCHBAY_RUNTIME"]
+        async with app.test_app() as test_app:
+            client = test_app.test_client()
+
+            async def cycle(n: int) -> None:
+                # Every 20th edit flips the watch mode: watchers are torn down and re-armed.
+                if n % 20 == 0:
+                    server = config_files(watch={"polling": n % 40 == 0})["config/server.yaml"]
+                    writer.write(directory, "config/server.yaml", server)
+                writer.write(directory, "providers.yaml", providers_file(n))
+                await runtime.reloader.reload()  # unless the watcher got there first
+                assert runtime.snapshot.hash == read_sources(directory).hash
+                model = "up/gpt-test" if n % 2 else "echo/echo-1"
+                body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+                assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+
+            await _count_leaks(runtime, cycle)
+
+
+async def _count_leaks(runtime: Runtime, cycle: Callable[[int], Awaitable[None]]) -> None:
+    """Run `cycle` RELOADS times after a warm-up; descriptors and tasks must stay flat."""
+    for n in range(10):  # warm up: pools, caches and lazily started threads
+        await cycle(n)
+    await _settle(runtime)
+    fds, tasks = _open_fds(), len(asyncio.all_tasks())
+    for n in range(10, 10 + RELOADS):
+        await cycle(n)
+    await _settle(runtime)
+    assert runtime.reloader.status.reloads["applied"] >= RELOADS
+    assert _open_fds() <= fds + 2, (fds, _open_fds())
+    assert len(asyncio.all_tasks()) <= tasks, (tasks, asyncio.all_tasks())
