@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+# OpenAI's spec lives in shared/ beside the checkout (as CI lays it out).
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "openai-openapi.json"
 
 
@@ -37,6 +38,8 @@ def _translate(node: Any) -> Any:
 
 @functools.cache
 def _spec() -> dict[str, Any]:
+    if not SPEC.exists():
+        raise FileNotFoundError(f"OpenAI's OpenAPI spec is expected at {SPEC} (../shared/)")
     return _translate(json.loads(SPEC.read_text()))  # type: ignore[no-any-return]
 
 
