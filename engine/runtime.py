@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class Runtime:
         self.guard = Guard(Limiter())  # auth, rate limits, request_timeout
         self.metrics = Metrics()
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def snapshot(self) -> Snapshot:
@@ -49,17 +49,27 @@ class Runtime:
     async def start(self) -> None:
         self._stop = asyncio.Event()
         await self.upstream.start()
-        self._tasks.append(asyncio.create_task(self.discovery.run(self._stop)))
-        if self.snapshot.settings.watch.enabled:
-            self._tasks.append(asyncio.create_task(self.reloader.watch(self._stop)))
+        self._spawn(self.discovery.run(self._stop))
+        self._spawn(self.reloader.watch(self._stop))  # idles while watch.enabled is false
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP re-reads the config in this worker without restarting it.
             loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background; it is forgotten when done, and never dies silently."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_coro(), exc_info=task.exception())
+
     def _on_sighup(self) -> None:
         log.info("SIGHUP: re-reading the config")
-        self._tasks.append(asyncio.create_task(self._reload_forced()))
+        self._spawn(self._reload_forced())
 
     async def _reload_forced(self) -> None:
         await self.reloader.reload(force=True)
@@ -68,7 +78,7 @@ class Runtime:
         self._stop.set()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self._tasks.clear()
         await self.upstream.close()
         await self.guard.close()

@@ -33,11 +33,17 @@ IDLE_CHECK_MS = 1000  # the watcher wakes this often to notice the directory bei
 
 
 async def watch_directory(reloader: Reloader, stop: asyncio.Event) -> None:
-    """Run until `stop`: file events and the periodic re-read both lead to `reload()`."""
+    """Run until `stop`: file events and the periodic re-read both lead to `reload()`.
+
+    `watch.enabled` and `watch.polling` are followed live, like every other setting.
+    """
     safety_net = asyncio.create_task(_periodic(reloader, stop))
     try:
         while not stop.is_set():
-            if reloader.snapshot.settings.watch.polling:
+            if not reloader.snapshot.settings.watch.enabled:
+                # Switched off: SIGHUP or /admin/reload still re-read, and may switch it on.
+                await _sleep_or_stop(stop, RETRY_DELAY)
+            elif reloader.snapshot.settings.watch.polling:
                 await _poll(reloader, stop)
             else:
                 await _follow(reloader, stop)
@@ -133,8 +139,9 @@ async def _poll(reloader: Reloader, stop: asyncio.Event) -> None:
 
 async def _periodic(reloader: Reloader, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        await _sleep_or_stop(stop, reloader.snapshot.settings.watch.interval)
-        if not stop.is_set() and reloader.directory.is_dir():
+        watch = reloader.snapshot.settings.watch
+        await _sleep_or_stop(stop, watch.interval)
+        if not stop.is_set() and watch.enabled and reloader.directory.is_dir():
             await reloader.reload()
 
 

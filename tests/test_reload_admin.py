@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -79,6 +80,24 @@ def test_post_reload_applies_an_edit_the_watcher_was_told_to_ignore(tmp_path: Pa
         assert (status, body["outcome"]) == (200, "rejected")
         assert body["last_error"][0].startswith("providers.yaml:2:1: YAML syntax error")
         assert serving(base, SPARE) is False
+
+
+def test_watching_is_switched_on_and_off_live(tmp_path: Path) -> None:
+    directory = tmp_path / "cfg"
+    writer = Writer()
+    writer.setup(directory, config_files(spare=True, watch={"enabled": False}))
+    with gateway(directory) as base:
+        writer.write(directory, "providers.yaml", dump(providers(spare=False)))
+        time.sleep(0.5)  # ten times what a running watcher takes (bench/reload.py: p95 < 50 ms)
+        assert serving(base, SPARE) is True  # watching is off: the edit waits
+        # An explicit reload applies the edit and switches watching on ...
+        server_on = config_files(watch={"enabled": True})["config/server.yaml"]
+        writer.write(directory, "config/server.yaml", server_on)
+        assert request("POST", base + "/admin/reload", headers=admin_headers())[0] == 200
+        assert serving(base, SPARE) is False
+        # ... after which edits apply by themselves again.
+        writer.write(directory, "providers.yaml", dump(providers(spare=True)))
+        wait_for(lambda: serving(base, SPARE) is True, "the watcher follows again")
 
 
 def test_listener_changes_are_reported_as_needing_a_restart(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 
 from engine.errors import AuthenticationFailed, NotFound
 from engine.http import Request, Response
@@ -40,6 +41,7 @@ def _status(req: Request) -> dict[str, object]:
     status = runtime.reloader.status
     return {
         "config_hash": snapshot.hash,
+        "pid": os.getpid(),  # which worker answered, with --workers N
         "loaded_at": snapshot.loaded_at,
         "sources": list(snapshot.sources),
         "config_dir": str(runtime.reloader.directory),
