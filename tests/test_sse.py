@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
+from engine.snapshot import Provider
 from engine.sse import EventBlocks, EventParser, blocks, is_done, is_error, payloads
 
 
@@ -34,3 +38,26 @@ def test_parser_handles_a_line_split_across_reads_of_any_size() -> None:
     big = b"x" * (3 << 20)
     assert list(parser.feed(b"event: delta\ndata: " + big[:1000])) == []
     assert list(parser.feed(big[1000:] + b"\n\n")) == [("delta", big)]
+
+
+def test_openai_relay_cuts_at_done_in_either_spacing() -> None:
+    from engine.providers.openai import relay_openai_stream
+
+    class Reads:
+        def __init__(self, *reads: bytes) -> None:
+            self.reads = reads
+
+        async def whole_events(self) -> AsyncIterator[bytes]:
+            for read in self.reads:
+                yield read
+
+    provider = Provider("p", "openai", "active", "http://x", None, 1.0, {})
+    for done in (b"data: [DONE]\n\n", b"data:[DONE]\n\n"):
+        reads = Reads(b'data: {"a":1}\n\n', b'data: {"b":2}\n\n' + done + b'data: {"late":1}\n\n')
+        relay = relay_openai_stream(reads, provider)  # type: ignore[arg-type]
+        out = asyncio.run(_collect(relay))
+        assert out == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n']
+
+
+async def _collect(chunks: AsyncIterator[bytes]) -> list[bytes]:
+    return [chunk async for chunk in chunks]

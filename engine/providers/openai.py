@@ -79,9 +79,14 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
     sends its own) and an error event becomes the mapped GatewayError.
     """
     async for events in resp.whole_events():
-        if b"[DONE]" not in events and b"error" not in events:
-            yield events  # the common case: nothing to look at event by event
-            continue
+        if b"error" not in events:  # the common case: no event needs a closer look
+            done = _done_at(events)
+            if done < 0:
+                yield events
+                continue
+            if done:
+                yield events[:done]
+            return
         out: list[bytes] = []
         for block in blocks(events):
             if is_done(block):
@@ -96,3 +101,9 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
             out.append(block + b"\n\n")
         if out:
             yield b"".join(out)
+
+
+def _done_at(events: bytes) -> int:
+    """Where the `data: [DONE]` event starts in whole events (either spacing), or -1."""
+    at = events.find(b"data: [DONE]")
+    return at if at >= 0 else events.find(b"data:[DONE]")
