@@ -24,9 +24,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def gateway(config_dir: Path, **overrides: Any) -> Iterator[str]:
-    """Yield the base URL (http://127.0.0.1:PORT) of Patchbay serving `config_dir`."""
-    app = create_app(config_dir, **overrides)
+def gateway(
+    config_dir: Path, environ: dict[str, str] | None = None, **overrides: Any
+) -> Iterator[str]:
+    """Yield the base URL (http://127.0.0.1:PORT) of Patchbay serving `config_dir`, pages included."""
+    app = create_app(config_dir, environ=environ, **overrides)
     port = free_port()
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]

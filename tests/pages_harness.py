@@ -1,69 +1,18 @@
-"""Patchbay with its pages, on a real loopback port, plus helpers for editing its config.
-
-`install_pages` is idempotent, so this serves the same app as `harness.gateway` does
-once `create_app` installs the pages itself.
-"""
+"""Helpers for the page tests: fetching, waiting, editing the config as editors do."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-
-from engine.app import create_app
-from engine.pages import install_pages
-from tests.harness import free_port
 
 SHIPPED = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def pages_gateway(
-    config_dir: Path, environ: dict[str, str] | None = None, **overrides: Any
-) -> Iterator[str]:
-    """Yield the base URL (http://127.0.0.1:PORT) of Patchbay, pages included."""
-    app = create_app(config_dir, environ=environ, **overrides)
-    install_pages(app, app.config["PATCHBAY_RUNTIME"])
-    port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.graceful_timeout = 2
-    config.accesslog = None
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        async def trigger() -> None:
-            await stop.wait()
-
-        await serve(app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
-    thread.start()
-    wait_for(lambda: _listening(port), 10, f"a listener on port {port}")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(15)
-        loop.close()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def fetch(url: str, method: str = "GET", body: Any = None) -> tuple[int, dict[str, str], bytes]:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from tests.harness import write_config
-from tests.pages_harness import SHIPPED, echo_providers, edit_yaml, fetch_json, pages_gateway
+from tests.harness import gateway, write_config
+from tests.pages_harness import SHIPPED, echo_providers, edit_yaml, fetch_json
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,7 +55,7 @@ def config_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def url(config_dir: Path) -> Iterator[str]:
-    with pages_gateway(config_dir) as base:
+    with gateway(config_dir) as base:
         yield base
 
 

@@ -22,13 +22,12 @@ from engine.handlers.schemas import CHAT_REQUEST
 from engine.openapi import OPERATIONS, openapi_document
 from engine.response_schemas import SCHEMAS
 from engine.snapshot import Snapshot
-from tests.harness import write_config
+from tests.harness import gateway, write_config
 from tests.pages_harness import (
     SHIPPED,
     echo_providers,
     edit_yaml,
     fetch_json,
-    pages_gateway,
     wait_for,
 )
 
@@ -105,7 +104,7 @@ def test_disabled_routes_vanish_after_reload(tmp_path: Path) -> None:
             if route["handler"] == "providers.list":
                 route["enabled"] = False
 
-    with pages_gateway(config_dir) as url:
+    with gateway(config_dir) as url:
         assert "/v1/providers" in fetch_json(url + "/openapi.json")["paths"]
         edit_yaml(config_dir / "routes.yaml", switch_off_providers)
         wait_for(
@@ -128,7 +127,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config_dir = write_config(
         tmp_path_factory.mktemp("st") / "cfg", echo_providers(), server=server
     )
-    with pages_gateway(config_dir) as url:
+    with gateway(config_dir) as url:
         yield url
 
 

@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from engine.pages import templates_dir
-from tests.harness import free_port, write_config
+from tests.harness import free_port, gateway, write_config
 from tests.pages_harness import (
     echo_providers,
     edit_yaml,
     fetch,
     fetch_json,
-    pages_gateway,
     wait_for,
 )
 
@@ -32,7 +31,7 @@ def config_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def url(config_dir: Path) -> Any:
-    with pages_gateway(config_dir) as base:
+    with gateway(config_dir) as base:
         yield base
 
 
@@ -166,7 +165,7 @@ def test_docs_pages_load_their_assets_locally(url: str) -> None:
 
 
 def test_base_url_prefixes_every_page(config_dir: Path) -> None:
-    with pages_gateway(config_dir, base_url="/api") as url:
+    with gateway(config_dir, base_url="/api") as url:
         assert fetch(url + "/api/")[0] == 200
         assert fetch(url + "/api")[0] == 200
         for path in ("/api/docs", "/api/redoc", "/api/openapi.json", "/api" + STATUS):
@@ -185,7 +184,7 @@ def test_base_url_prefixes_every_page(config_dir: Path) -> None:
 
 def test_docs_urls_and_titles_come_from_live_settings(config_dir: Path) -> None:
     server = config_dir / "config" / "server.yaml"
-    with pages_gateway(config_dir, environ={"PATCHBAY_API_TITLE": "Acme Gateway"}) as url:
+    with gateway(config_dir, environ={"PATCHBAY_API_TITLE": "Acme Gateway"}) as url:
         assert fetch_json(url + "/openapi.json")["info"]["title"] == "Acme Gateway"
         assert b"<title>Acme Gateway</title>" in fetch(url + "/")[2]
         edit_yaml(
@@ -201,7 +200,7 @@ def test_docs_urls_and_titles_come_from_live_settings(config_dir: Path) -> None:
 def test_with_auth_on_the_page_does_not_show_error_details(tmp_path: Path) -> None:
     server = {"auth": {"required": True, "keys": [{"name": "ci", "key": "secret-key-1"}]}}
     config_dir = write_config(tmp_path / "cfg", echo_providers(), server=server)
-    with pages_gateway(config_dir) as url:
+    with gateway(config_dir) as url:
         assert fetch_json(url + STATUS)["api"]["auth_required"] is True
         (config_dir / "routes.yaml").write_text("routes: 12\n")
         wait_for(lambda: fetch_json(url + STATUS)["config"]["last_error"] != [], what="rejection")
@@ -225,7 +224,7 @@ def test_a_failing_provider_shows_its_cooldown(tmp_path: Path) -> None:
         "api_key": "k-1",
         "models": ["gone-1"],
     }
-    with pages_gateway(write_config(tmp_path / "cfg", providers)) as url:
+    with gateway(write_config(tmp_path / "cfg", providers)) as url:
         states = {p["name"]: p for p in fetch_json(url + STATUS)["providers"]}
         assert states["down"]["status"] == "active"
         body = {"model": "down/gone-1", "messages": [{"role": "user", "content": "hi"}]}
@@ -239,7 +238,7 @@ def test_a_failing_provider_shows_its_cooldown(tmp_path: Path) -> None:
 def test_keys_never_reach_the_pages(tmp_path: Path) -> None:
     secret = "sk-page-test-secret-0123456789"
     config_dir = write_config(tmp_path / "cfg", echo_providers())
-    with pages_gateway(config_dir, environ={"PATCHBAY_TEST_UNSET_KEY": secret}) as url:
+    with gateway(config_dir, environ={"PATCHBAY_TEST_UNSET_KEY": secret}) as url:
         data = fetch_json(url + STATUS)
         assert {p["name"]: p["status"] for p in data["providers"]}["keyed"] == "active"
         for path in ("/", STATUS, "/openapi.json", "/docs", "/redoc"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from engine.config.instance import instance_validator
 from engine.dispatch import dispatch, plan_for
-from engine.errors import GatewayError, InvalidRequest
+from engine.errors import GatewayError
+from engine.handlers.body import BodySchema
 from engine.handlers.schemas import CHAT_REQUEST
 from engine.http import Request, Response, Stream
 from engine.providers.base import Call, ProviderKind
@@ -17,13 +17,10 @@ class ChatCompletions:
     """The handler; the request schema is compiled once, at import of the handler table."""
 
     def __init__(self) -> None:
-        self.check = instance_validator(CHAT_REQUEST)
+        self.body = BodySchema(CHAT_REQUEST)
 
     async def __call__(self, req: Request) -> Response | Stream:
-        body = req.json()
-        problem = self.check(body)
-        if problem is not None:
-            raise InvalidRequest(problem[1], param=problem[0])
+        body = self.body(req)
         plan = plan_for(req, body, "chat")
         if not body.get("stream"):
             reply, served = await dispatch(req, plan, body, lambda kind, call: kind.chat(call))

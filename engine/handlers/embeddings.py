@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from engine.config.instance import instance_validator
 from engine.dispatch import dispatch, plan_for
-from engine.errors import InvalidRequest
+from engine.handlers.body import BodySchema
 from engine.handlers.schemas import EMBEDDINGS_REQUEST
 from engine.http import Request, Response
 
 
 class Embeddings:
     def __init__(self) -> None:
-        self.check = instance_validator(EMBEDDINGS_REQUEST)
+        self.body = BodySchema(EMBEDDINGS_REQUEST)
 
     async def __call__(self, req: Request) -> Response:
-        body = req.json()
-        problem = self.check(body)
-        if problem is not None:
-            raise InvalidRequest(problem[1], param=problem[0])
+        body = self.body(req)
         plan = plan_for(req, body, "embedding")
         reply, served = await dispatch(req, plan, body, lambda kind, call: kind.embeddings(call))
         return Response(reply, headers=served.headers())

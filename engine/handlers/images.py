@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from engine.config.instance import instance_validator
 from engine.dispatch import dispatch, plan_for
-from engine.errors import InvalidRequest, UpstreamFailed
+from engine.errors import UpstreamFailed
+from engine.handlers.body import BodySchema
 from engine.handlers.schemas import IMAGES_REQUEST
 from engine.http import Request, Response
 from engine.providers.base import Call, ProviderKind
@@ -22,13 +22,10 @@ from engine.providers.base import Call, ProviderKind
 
 class ImageGenerations:
     def __init__(self) -> None:
-        self.check = instance_validator(IMAGES_REQUEST)
+        self.body = BodySchema(IMAGES_REQUEST)
 
     async def __call__(self, req: Request) -> Response:
-        body = req.json()
-        problem = self.check(body)
-        if problem is not None:
-            raise InvalidRequest(problem[1], param=problem[0])
+        body = self.body(req)
         body.setdefault("model", "auto")
         plan = plan_for(req, body, "image")
         reply, served = await dispatch(req, plan, body, _generate)

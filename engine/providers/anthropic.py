@@ -25,7 +25,7 @@ from engine.providers.anthropic_wire import (
     unwrap_json_answer,
     usage,
 )
-from engine.providers.base import Call, ProviderKind
+from engine.providers.base import Call, ProviderKind, model_ids
 from engine.sse import frame
 from engine.upstream import Upstream, UpstreamResponse
 
@@ -267,10 +267,4 @@ class Anthropic(ProviderKind):
 
     async def discover_models(self, upstream: Upstream) -> list[str]:
         resp = await self._open(upstream, "GET", "/models?limit=1000", None)
-        listing = await resp.json()
-        try:
-            return [str(item["id"]) for item in listing["data"]]
-        except (KeyError, TypeError):
-            raise UpstreamFailed(
-                f"Provider '{self.provider.name}' sent a model list without data[].id."
-            ) from None
+        return model_ids(await resp.json(), self.provider.name)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from engine.errors import InvalidRequest
+from engine.errors import InvalidRequest, UpstreamFailed
 
 if TYPE_CHECKING:
     from engine.snapshot import Model, Provider
@@ -63,6 +63,16 @@ class ProviderKind:
             param="model",
             code="unsupported_operation",
         )
+
+
+def model_ids(listing: Any, provider: str) -> list[str]:
+    """The ids of an OpenAI-style model list (`{"data": [{"id": ...}]}`), as Anthropic's too."""
+    try:
+        return [str(item["id"]) for item in listing["data"]]
+    except (KeyError, TypeError):
+        raise UpstreamFailed(
+            f"Provider '{provider}' sent a model list without data[].id."
+        ) from None
 
 
 # The name a provider kind is registered under is its `name` class attribute.

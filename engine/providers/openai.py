@@ -7,8 +7,7 @@ from typing import Any
 
 import orjson
 
-from engine.errors import UpstreamFailed
-from engine.providers.base import Call, ProviderKind
+from engine.providers.base import Call, ProviderKind, model_ids
 from engine.snapshot import Provider
 from engine.sse import blocks, is_done, is_error, payloads
 from engine.upstream import Upstream, UpstreamResponse, upstream_error_from_event
@@ -63,13 +62,7 @@ class OpenAICompatible(ProviderKind):
             timeout=self.provider.timeout,
             secret=self.provider.api_key,
         )
-        listing = await resp.json()
-        try:
-            return [str(item["id"]) for item in listing["data"]]
-        except (KeyError, TypeError):
-            raise UpstreamFailed(
-                f"Provider '{self.provider.name}' sent a model list without data[].id."
-            ) from None
+        return model_ids(await resp.json(), self.provider.name)
 
 
 async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> AsyncIterator[bytes]:
