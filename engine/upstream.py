@@ -30,6 +30,7 @@ from engine.sse import EventBlocks, EventParser
 IMAGE_MAX_BYTES = 20 * 1024 * 1024
 IMAGE_TIMEOUT = 30.0  # seconds for one whole image fetch
 MAX_REDIRECTS = 3
+FINISH_WAIT = 0.5  # seconds to wait for a body's end after a stream said it was done
 
 
 class PrivateAddress(OSError):
@@ -258,8 +259,22 @@ class UpstreamResponse:
                 f"Provider '{self.provider}' broke off its stream ({type(exc).__name__})."
             ) from None
 
+    async def finish(self) -> None:
+        """The stream said it is done: read what is left of the body (its end is usually
+        in flight) so the connection goes back to the pool, or drop it after FINISH_WAIT."""
+        content = self._resp.content
+        try:
+            async with asyncio.timeout(FINISH_WAIT):
+                while await content.readany():
+                    pass
+        except (TimeoutError, aiohttp.ClientError):
+            self.close()
+            return
+        self._resp.release()
+
     def close(self) -> None:
-        """Drop the connection at once (the upstream sees the close)."""
+        """Drop the connection at once (the upstream sees the close); after the body's
+        end has been read the connection is already back in the pool and stays there."""
         self._resp.close()
 
     async def raise_for_status(self, secret: str | None) -> None:

@@ -55,6 +55,7 @@ def upstream_providers(fake_url: str, **extra: Any) -> dict[str, Any]:
                     "big",
                     "midstream-error",
                     "hold",
+                    "late-end",
                     {"id": "embed-test", "type": "embedding"},
                     {"id": "img-test", "type": "image"},
                     {"id": "url-only", "type": "image"},

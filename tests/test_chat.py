@@ -198,3 +198,16 @@ def test_wrong_method_is_405_with_allow(gateway_url: str) -> None:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 405
     assert caught.value.headers["Allow"] == "POST"
+
+
+def test_finished_streams_hand_their_upstream_connection_back(
+    client: openai.OpenAI, fake_openai: FakeOpenAI
+) -> None:
+    """A stream read to its end leaves its connection in the pool for the next request."""
+    for _ in range(3):
+        stream = client.chat.completions.create(
+            model="up/late-end", messages=[{"role": "user", "content": "again"}], stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    peers = {r.peer for r in fake_openai.requests if r.path.endswith("/chat/completions")}
+    assert len(peers) == 1, peers

@@ -46,10 +46,14 @@ def test_openai_relay_cuts_at_done_in_either_spacing() -> None:
     class Reads:
         def __init__(self, *reads: bytes) -> None:
             self.reads = reads
+            self.finished = False
 
         async def whole_events(self) -> AsyncIterator[bytes]:
             for read in self.reads:
                 yield read
+
+        async def finish(self) -> None:
+            self.finished = True
 
     provider = Provider("p", "openai", "active", "http://x", None, 1.0, {})
     for done in (b"data: [DONE]\n\n", b"data:[DONE]\n\n"):
@@ -57,6 +61,7 @@ def test_openai_relay_cuts_at_done_in_either_spacing() -> None:
         relay = relay_openai_stream(reads, provider)  # type: ignore[arg-type]
         out = asyncio.run(_collect(relay))
         assert out == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n']
+        assert reads.finished  # the rest of the body is read, for the connection's reuse
 
 
 async def _collect(chunks: AsyncIterator[bytes]) -> list[bytes]:

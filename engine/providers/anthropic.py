@@ -260,9 +260,10 @@ class Anthropic(ProviderKind):
                 if chunks:
                     yield b"".join(frame(orjson.dumps(chunk)) for chunk in chunks)
                 if translator.done:
+                    await resp.finish()  # message_stop: the connection can be reused
                     break
         finally:
-            resp.close()  # at once, also when the client stops reading mid-stream
+            resp.close()  # at once when the client stops reading mid-stream
         translator.finish()
 
     async def discover_models(self, upstream: Upstream) -> list[str]:

@@ -79,12 +79,14 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
                 continue
             if done:
                 yield events[:done]
+            await resp.finish()
             return
         out: list[bytes] = []
         for block in blocks(events):
             if is_done(block):
                 if out:
                     yield b"".join(out)
+                await resp.finish()
                 return
             if is_error(block):
                 if out:

@@ -28,6 +28,7 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str] = field(repr=False)
     body: bytes = field(repr=False)
+    peer: tuple[str, int] | None = None  # the client's address: which connection carried it
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -53,8 +54,16 @@ class FakeUpstream:
     @web.middleware
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
+        peer = request.transport.get_extra_info("peername") if request.transport else None
         self.requests.append(
-            Received(request.method, request.path, dict(request.query), dict(request.headers), body)
+            Received(
+                request.method,
+                request.path,
+                dict(request.query),
+                dict(request.headers),
+                body,
+                tuple(peer) if peer else None,
+            )
         )
         return await handler(request)
 

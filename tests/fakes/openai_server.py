@@ -106,6 +106,8 @@ class FakeOpenAI(FakeUpstream):
                     await resp.write(b"data: " + orjson.dumps(error) + b"\n\n")
                     return resp
             await resp.write(b"data: [DONE]\n\n")
+            if body["model"] == "late-end":
+                await asyncio.sleep(0.05)  # the body's end comes in a later packet, as in real life
         except (ConnectionResetError, asyncio.CancelledError):
             self.closed_streams += 1
             raise
