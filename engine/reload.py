@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -231,9 +230,6 @@ class Reloader:
 
         await watch_directory(self, stop)
 
-    def set_discovered(self, provider: str, models: tuple[str, ...]) -> None:
-        self.discovered[provider] = models
-
 
 def fingerprint(directory: Path) -> str:
     """The config files' content hash, or why they cannot be read (as `last_read` keeps it)."""
@@ -241,7 +237,3 @@ def fingerprint(directory: Path) -> str:
         return read_sources(directory).hash
     except ConfigInvalid as invalid:
         return str(invalid)
-
-
-def config_dir_from_env(environ: Mapping[str, str] = os.environ) -> Path:
-    return Path(environ.get("PATCHBAY_CONFIG_DIR", ".")).resolve()

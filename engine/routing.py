@@ -108,9 +108,6 @@ class Routing:
         finally:
             self._busy[target.public_id] -= 1
 
-    def in_flight(self, target: Target) -> int:
-        return self._busy[target.public_id]
-
 
 def backoff(
     attempt: int, initial: float, ceiling: float, rng: random.Random | None = None
