@@ -7,31 +7,49 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
+from engine.upstream import Upstream
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
+
+# The fake's scripted chat models (see tests/fakes/openai_server.py), all served by `up`.
+SCRIPTED = (
+    "gpt-test",
+    "fail-500",
+    "reject-400",
+    "limit-429",
+    "slow",
+    "stall",
+    "big",
+    "midstream-error",
+    "hold",
+    "late-end",
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiohttp runs on asyncio only
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Upstream]:
+    """A started upstream client, for tests that drive a provider kind directly."""
+    client = Upstream()
+    await client.start()
+    yield client
+    await client.close()
 
 
 @pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(
-        (
-            "gpt-test",
-            "fail-500",
-            "reject-400",
-            "limit-429",
-            "slow",
-            "stall",
-            "big",
-            "midstream-error",
-        )
-    ).in_thread() as fake:
+    with FakeOpenAI(SCRIPTED).in_thread() as fake:
         yield fake
 
 
@@ -46,16 +64,7 @@ def upstream_providers(fake_url: str, **extra: Any) -> dict[str, Any]:
                 "base_url": fake_url,
                 "api_key": "${FAKE_UPSTREAM_KEY}",
                 "models": [
-                    "gpt-test",
-                    "fail-500",
-                    "reject-400",
-                    "limit-429",
-                    "slow",
-                    "stall",
-                    "big",
-                    "midstream-error",
-                    "hold",
-                    "late-end",
+                    *SCRIPTED,
                     {"id": "embed-test", "type": "embedding"},
                     {"id": "img-test", "type": "image"},
                     {"id": "url-only", "type": "image"},

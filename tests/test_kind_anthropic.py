@@ -38,22 +38,9 @@ TIME_TOOL = {
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # aiohttp runs on asyncio only
-
-
-@pytest.fixture
 async def fake() -> AsyncIterator[FakeAnthropic]:
     async with FakeAnthropic() as server:
         yield server
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    client = Upstream()
-    await client.start()
-    yield client
-    await client.close()
 
 
 def claude(url: str, key: str | None = API_KEY, **options: Any) -> Anthropic:

@@ -22,22 +22,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # aiohttp runs on asyncio only
-
-
-@pytest.fixture
 async def fake() -> AsyncIterator[FakePollinations]:
     async with FakePollinations() as server:
         yield server
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    client = Upstream()
-    await client.start()
-    yield client
-    await client.close()
 
 
 def pollinations(url: str, key: str | None = None) -> Pollinations:
