@@ -101,7 +101,7 @@ def _serve_or_fail(
         snapshot = Reloader(directory, environ=environ, overrides=overrides).snapshot
     except ConfigInvalid:
         print(
-            "patchbay: the configuration is invalid and there is no last good config:",
+            "patchbay: the configuration is invalid and no last good config can stand in:",
             file=sys.stderr,
         )
         for problem in invalid.problems:

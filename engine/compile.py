@@ -15,7 +15,7 @@ from engine.config import ConfigSource, resolve_env
 from engine.providers import KINDS
 from engine.render import MessageRenderer, compile_message
 from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
-from engine.settings import Auth, ClientKey, resolve_settings
+from engine.settings import Auth, ClientKey, SettingError, resolve_settings
 from engine.snapshot import (
     Cooldown,
     ErrorTemplate,
@@ -32,6 +32,10 @@ from engine.snapshot import (
 )
 
 MODEL_TYPES = ("chat", "image", "embedding")
+
+
+class UnknownDefaultProvider(SettingError):
+    """The default provider given outside the files names no declared provider."""
 
 
 def compile_snapshot(
@@ -52,6 +56,12 @@ def compile_snapshot(
     }
     adapters = {name: KINDS[p.kind](p) for name, p in providers.items()}
     default_provider = settings.default_provider or defaults.get("provider")
+    if settings.default_provider and settings.default_provider not in providers:
+        # From the command line or PATCHBAY_DEFAULT_PROVIDER (the file's is checked with it).
+        raise UnknownDefaultProvider(
+            f"default_provider '{settings.default_provider}' (--default-provider or "
+            "PATCHBAY_DEFAULT_PROVIDER) is not a provider declared in providers.yaml"
+        )
     plans = _direct_plans(providers, adapters, default_provider)
     aliases = _alias_plans(providers_file.get("aliases", {}), plans)
     routes = tuple(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.compile import compile_snapshot
+from engine.compile import UnknownDefaultProvider, compile_snapshot
 from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
 from engine.handlers import HANDLER_NAMES
 from engine.logs import configure_logging
@@ -43,6 +43,8 @@ def build_snapshot(
         return compile_snapshot(
             source, data, environ=environ, overrides=overrides, discovered=discovered
         )
+    except UnknownDefaultProvider as exc:
+        raise ConfigInvalid([Problem("providers.yaml", 1, 1, str(exc))]) from None
     except SettingError as exc:
         raise ConfigInvalid([Problem("config/server.yaml", 1, 1, str(exc))]) from None
     except TemplateInvalid as exc:

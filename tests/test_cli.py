@@ -156,3 +156,20 @@ def test_serve_precedence_base_url_and_graceful_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_default_provider_given_outside_the_files_must_exist(tmp_path: Path) -> None:
+    config = shipped_copy(tmp_path)
+    for args, env in (
+        (["--default-provider", "nope"], {}),
+        ([], {"PATCHBAY_DEFAULT_PROVIDER": "nope"}),
+    ):
+        result = patchbay("serve", "--config-dir", str(config), "--port", "1", *args, env=env)
+        assert result.returncode == 1
+        assert "default_provider 'nope'" in result.stderr
+    assert (
+        patchbay(
+            "models", "--config-dir", str(config), env={"PATCHBAY_DEFAULT_PROVIDER": "echo"}
+        ).returncode
+        == 0
+    )

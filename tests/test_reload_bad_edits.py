@@ -187,3 +187,16 @@ def test_a_vanished_server_yaml_is_refused_and_a_comment_gives_the_defaults(
         assert str(status["last_error"]).startswith("['config/server.yaml:1:1: file vanished")
         Writer().write(directory, "config/server.yaml", "# all defaults\n")
         wait_for(lambda: request("GET", base + "/admin/config")[0] == 404, "defaults applied")
+
+
+def test_an_edit_removing_the_command_line_default_provider_is_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "cfg"
+    writer = Writer()
+    writer.setup(directory, config_files(spare=True))
+    with gateway(directory, default_provider="spare") as base:
+        without_spare = providers(spare=True)
+        del without_spare["providers"]["spare"]
+        writer.write(directory, "providers.yaml", dump(without_spare))
+        status = wait_for(lambda: _rejected(base), "the error shown at /admin/config")
+        assert any("default_provider 'spare'" in e for e in status["last_error"])
+        assert chat(base, "auto")[0] == 200  # still the old snapshot, auto still spare's
