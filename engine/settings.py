@@ -87,6 +87,7 @@ class Settings:
 _BLOCKS: dict[str, type[Any]] = {"api": ApiInfo, "watch": Watch, "rate_limit": RateLimit}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -126,6 +127,10 @@ def _check(settings: Settings) -> None:
         raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
     if settings.max_request_size < 1 or settings.request_timeout <= 0:
         raise SettingError("max_request_size and request_timeout must be positive")
+    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
+        raise SettingError(
+            f"redis_url: {settings.redis_url!r} must start with {', '.join(REDIS_SCHEMES)}"
+        )
 
 
 def resolve_settings(

@@ -173,3 +173,16 @@ def test_a_default_provider_given_outside_the_files_must_exist(tmp_path: Path) -
         ).returncode
         == 0
     )
+
+
+def test_a_redis_url_must_be_a_redis_url(tmp_path: Path) -> None:
+    config = shipped_copy(tmp_path)
+    result = patchbay(
+        "check", "--config-dir", str(config), env={"PATCHBAY_REDIS_URL": "localhost:6379"}
+    )
+    assert result.returncode == 2 and "redis_url" in result.stderr
+    server = config / "config" / "server.yaml"
+    server.write_text(server.read_text().replace("redis_url: null", "redis_url: localhost:6379"))
+    result = patchbay("check", "--config-dir", str(config))
+    assert result.returncode == 1 and "config/server.yaml:" in result.stderr
+    assert "redis_url" in result.stderr
