@@ -263,6 +263,9 @@ class UpstreamResponse:
         """The stream said it is done: read what is left of the body (its end is usually
         in flight) so the connection goes back to the pool, or drop it after FINISH_WAIT."""
         content = self._resp.content
+        if content.at_eof():  # the usual case: the end came with the last events
+            self._resp.release()
+            return
         try:
             async with asyncio.timeout(FINISH_WAIT):
                 while await content.readany():
