@@ -18,15 +18,7 @@ from engine.providers.anthropic_wire import (
     unwrap_json_answer,
 )
 from tests.fakes.anthropic_server import stream_events
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
+from tests.test_chat import WEATHER_TOOL
 
 
 def test_system_and_developer_messages_become_the_top_level_system() -> None:
