@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from engine.deadlines import DeadlinePassed
 from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, UpstreamTimeout
 from engine.guard import check_model
 from engine.http import Request
@@ -69,7 +70,7 @@ async def dispatch(
     last: GatewayError | None = None
     cooling_for = 0.0
     try:
-        async with asyncio.timeout(policy.deadline):
+        with req.runtime.deadlines.within(policy.deadline):
             for target in routing.order(plan):
                 wait = await cooldowns.cooling(target.provider.name)
                 if wait > 0:
@@ -93,7 +94,7 @@ async def dispatch(
                         continue
                     metrics.observe_upstream(target.provider.name, "ok")
                     return result, Served(target, attempts)
-    except TimeoutError:
+    except DeadlinePassed:
         raise UpstreamTimeout(
             f"No provider answered '{plan.name}' within the {policy.deadline:g} s deadline.",
             headers={"x-patchbay-attempts": str(attempts)},

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -30,6 +30,7 @@ log = logging.getLogger("patchbay.access")
 
 
 DRAIN_LIMIT = 32 * 1024 * 1024  # bytes of an oversized body read and dropped before the 413
+WATCH_AFTER = 0.05  # seconds a stream runs before a client's disconnect is watched for
 
 
 class BodyTooLarge(Exception):
@@ -133,42 +134,50 @@ class Front:
         """Relay events until done or until the client goes away (then the upstream is closed)."""
         headers = [
             (b"content-type", reply.content_type.encode()),
-            (b"cache-control", b"no-cache"),
-            (b"x-accel-buffering", b"no"),
             (b"x-request-id", request_id.encode()),
         ]
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        # One watcher task per stream: when the client leaves, it cancels this task, whose
-        # `finally` closes the upstream at once.
+        # A client that leaves must not keep the upstream busy. Streams that end within
+        # WATCH_AFTER need no watching (writes to a gone client are dropped); a longer
+        # one gets a watcher task, which cancels this task when the client disconnects,
+        # and the `finally` closes the upstream at once.
         current = asyncio.current_task()
         finished = False
+        watchers: list[asyncio.Future[None]] = []
 
         def client_left(_: object) -> None:
             if not finished and current is not None:
                 current.cancel()
 
-        gone = asyncio.ensure_future(_disconnected(receive))
-        gone.add_done_callback(client_left)
+        def watch() -> None:
+            watcher = asyncio.ensure_future(_disconnected(receive))
+            watcher.add_done_callback(client_left)
+            watchers.append(watcher)
+
+        later = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
         try:
             await _relay(send, reply)
         except asyncio.CancelledError:
-            if current is None or not gone.done() or gone.cancelled():
+            left = watchers and watchers[0].done() and not watchers[0].cancelled()
+            if current is None or not left:
                 raise  # a real cancellation (shutdown), not the client leaving
             current.uncancel()
         finally:
             finished = True
-            gone.cancel()
+            later.cancel()
+            for watcher in watchers:
+                watcher.cancel()
             await reply.events.aclose()  # type: ignore[attr-defined]
 
 
 async def _relay(send: Send, reply: Stream) -> None:
-    """Head, events, trailer; a failure after the first byte becomes an error event."""
+    """Head, then events; a failure after the first byte becomes an error event."""
+    tail = b""
     try:
         await send({"type": "http.response.body", "body": reply.head, "more_body": True})
         async for events in reply.events:
             await send({"type": "http.response.body", "body": events, "more_body": True})
-        tail = reply.trailer
     except GatewayError as err:
         tail = error_event(err)
     await send({"type": "http.response.body", "body": tail})
@@ -213,7 +222,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and 0 < len(value) <= 128:
             return str(value.decode("latin-1"))
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 128 random bits, as a uuid4's hex but cheaper
 
 
 def _with_request_id(send: Send, request_id: str) -> Send:

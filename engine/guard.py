@@ -8,21 +8,16 @@ of the answer. With auth off and no limits set it only applies the timeout.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import math
-from collections.abc import Awaitable
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar
 
+from engine.deadlines import DeadlinePassed, Deadlines
 from engine.errors import AuthenticationFailed, PermissionDenied, UpstreamTimeout
 from engine.http import Handler, Request, Response, Stream
 from engine.limits import Limiter, Quota, StreamTally, response_tokens, tallied
 from engine.settings import Auth, ClientKey, RateLimit
 from engine.snapshot import Plan
-
-T = TypeVar("T")
 
 # Probes, scrapes and the admin routes (which check the admin key) need no client key.
 OPEN_HANDLERS = ("health.", "metrics.", "admin.")
@@ -103,9 +98,9 @@ def quota_for(key: ClientKey | None, defaults: RateLimit, peer: str | None) -> Q
 class Guard:
     """Runs handlers under the request snapshot's auth, limits and timeout."""
 
-    def __init__(self, limiter: Limiter) -> None:
+    def __init__(self, limiter: Limiter, deadlines: Deadlines) -> None:
         self.limiter = limiter
-        self.deadlines = Deadlines()
+        self.deadlines = deadlines
 
     async def run(
         self, req: Request, handler_name: str, handler: Handler, peer: str | None
@@ -114,18 +109,30 @@ class Guard:
         auth, defaults = settings.auth, settings.rate_limit
         guarded = auth.required or auth.keys or defaults.rpm or defaults.tpm
         if not guarded or handler_name.startswith(OPEN_HANDLERS):
-            return await self.deadlines.bound(handler(req), settings.request_timeout)
+            return await self._bounded(req, handler)
         key = authenticate(req.headers.get("authorization"), auth)
         req.client_key = key.name if key is not None else None
         quota = quota_for(key, defaults, peer)
         if quota is None:
-            return await self.deadlines.bound(handler(req), settings.request_timeout)
+            return await self._bounded(req, handler)
         headers = await self.limiter.admit(quota, settings.redis_url)
-        reply = await self.deadlines.bound(handler(req), settings.request_timeout)
+        reply = await self._bounded(req, handler)
         reply.headers.update(headers)
         if quota.tpm:
             await self._charge(req, reply, quota)
         return reply
+
+    async def _bounded(self, req: Request, handler: Handler) -> Response | Stream:
+        """The handler's answer, or a 504 after request_timeout (a stream: to its first byte)."""
+        seconds = req.snapshot.settings.request_timeout
+        try:
+            with self.deadlines.within(seconds):
+                return await handler(req)
+        except DeadlinePassed:
+            raise UpstreamTimeout(
+                f"The request did not complete within request_timeout ({seconds:g}s).",
+                code="request_timeout",
+            ) from None
 
     async def _charge(self, req: Request, reply: Response | Stream, quota: Quota) -> None:
         """Charge a JSON answer's tokens now, a stream's when it ends."""
@@ -143,50 +150,3 @@ class Guard:
 
     async def close(self) -> None:
         await self.limiter.close()
-
-
-class Deadlines:
-    """`request_timeout` for every request of a worker, with one loop timer per tick.
-
-    A deadline is rounded up to the next TICK and the requests due in the same tick
-    share a timer, so entering and leaving is a set insertion and removal; a timer per
-    request (asyncio.timeout) costs several times more on a path every request takes.
-    """
-
-    TICK = 0.1  # seconds: a request times out at most this much after its deadline
-
-    def __init__(self) -> None:
-        self._due: dict[float, set[asyncio.Task[Any]]] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
-
-    async def bound(self, call: Awaitable[T], seconds: float) -> T:
-        """`call`'s result, or a 504 after `seconds` (for a stream: to its first byte)."""
-        task = asyncio.current_task()
-        if task is None:  # not inside a task: nothing to cancel
-            return await call
-        loop = asyncio.get_running_loop()
-        due = math.ceil((loop.time() + seconds) / self.TICK) * self.TICK
-        tasks = self._due.get(due)
-        if tasks is None:
-            tasks = self._due[due] = set()
-            loop.call_at(due, self._expire, due)
-        tasks.add(task)
-        cancelling = task.cancelling()
-        try:
-            return await call
-        except asyncio.CancelledError:
-            # Ours only if we cancelled it and nobody else did too (as asyncio.timeout does).
-            if task in self._expired and task.uncancel() <= cancelling:
-                raise UpstreamTimeout(
-                    f"The request did not complete within request_timeout ({seconds:g}s).",
-                    code="request_timeout",
-                ) from None
-            raise
-        finally:
-            tasks.discard(task)
-            self._expired.discard(task)
-
-    def _expire(self, due: float) -> None:
-        for task in self._due.pop(due, ()):
-            self._expired.add(task)
-            task.cancel()

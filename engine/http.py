@@ -61,16 +61,14 @@ class Response:
 
 @dataclass(slots=True)
 class Stream:
-    """A server-sent event stream: `head` (already received), then `events`, then `trailer`.
+    """A server-sent event stream: `head` (already received), then `events`.
 
-    A GatewayError raised by `events` is sent as an error event and ends the stream
-    without the trailer.
+    A GatewayError raised by `events` is sent as an error event and ends the stream.
     """
 
     head: bytes
     events: AsyncIterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
-    trailer: bytes = b""
     status: int = 200
     content_type: str = "text/event-stream"
 

@@ -77,6 +77,7 @@ class Metrics:
             self.reloads.labels(result)
         # Label children cached by label values: labels() validates and locks each time.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._upstream_children: dict[tuple[str, str], Counter] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         children = self._request_children.get((route, method, status))
@@ -92,7 +93,13 @@ class Metrics:
     def observe_upstream(self, provider: str, failure: str | None) -> None:
         """One attempt: "ok", a failure class ("connect", "timeout", "429", "5xx", "4xx")
         or "client_error" for a request the provider kind itself refused."""
-        self.upstream.labels(provider, failure or "client_error").inc()
+        outcome = failure or "client_error"
+        child = self._upstream_children.get((provider, outcome))
+        if child is None:
+            child = self._upstream_children[(provider, outcome)] = self.upstream.labels(
+                provider, outcome
+            )
+        child.inc()
 
     def scrape(self, reloads: Mapping[str, int]) -> bytes:
         """The exposition text; `reloads` are the worker's reload counts so far."""

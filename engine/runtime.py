@@ -10,6 +10,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.deadlines import Deadlines
 from engine.discovery import Discovery
 from engine.guard import Guard
 from engine.handlers import handler_table
@@ -37,7 +38,8 @@ class Runtime:
         self.discovery = Discovery(self.reloader, self.upstream)
         self.routing = Routing()
         self.handlers: Mapping[str, Handler] = handler_table()
-        self.guard = Guard(Limiter())  # auth, rate limits, request_timeout
+        self.deadlines = Deadlines()  # request_timeout and the dispatch deadline
+        self.guard = Guard(Limiter(), self.deadlines)  # auth, rate limits, request_timeout
         self.metrics = Metrics()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()

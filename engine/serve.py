@@ -35,6 +35,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.loglevel = settings.log_level.upper()
     config.accesslog = None  # Patchbay logs requests itself (request_logging)
     config.errorlog = "-"
+    config.include_server_header = False  # no software banner; one header less per answer
     return config
 
 

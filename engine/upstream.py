@@ -197,6 +197,7 @@ class UpstreamResponse:
         self.provider = provider
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers
+        self._cutter = EventBlocks()
 
     async def read(self) -> bytes:
         try:
@@ -222,8 +223,9 @@ class UpstreamResponse:
     async def events(self) -> AsyncIterator[tuple[str, bytes]]:
         """Yield (event name, data) per SSE event; lines of any length are handled."""
         parser = EventParser()
+        content = self._resp.content
         try:
-            async for chunk in self._chunks():
+            while chunk := await self._read(content):
                 for event in parser.feed(chunk):
                     yield event
             for event in parser.close():
@@ -231,27 +233,21 @@ class UpstreamResponse:
         finally:
             self.close()
 
-    async def whole_events(self) -> AsyncIterator[bytes]:
-        """Yield the complete SSE events of each read as raw bytes, unparsed."""
-        cutter = EventBlocks()
-        try:
-            async for chunk in self._chunks():
-                events = cutter.feed(chunk)
-                if events:
-                    yield events
-            rest = cutter.close()
-            if rest:
-                yield rest
-        finally:
-            self.close()
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def next_events(self) -> bytes:
+        """The complete SSE events that arrived next, as raw bytes, unparsed; b"" at the
+        body's end. A plain coroutine (no generator per stream): the relay's own loop
+        calls it, and closes the response when it stops early."""
         content = self._resp.content
+        while chunk := await self._read(content):
+            events = self._cutter.feed(chunk)
+            if events:
+                return events
+        return self._cutter.close()
+
+    async def _read(self, content: aiohttp.StreamReader) -> bytes:
+        """Everything that arrived so far (b"" at the end), waiting for at least a byte."""
         try:
-            while chunk := await content.readany():
-                # Whatever else already arrived goes along: fewer, larger client writes.
-                rest = content.read_nowait()
-                yield chunk + rest if rest else chunk
+            return await content.readany()
         except aiohttp.ServerTimeoutError:
             raise UpstreamTimeout(f"Provider '{self.provider}' went silent mid-stream.") from None
         except aiohttp.ClientError as exc:

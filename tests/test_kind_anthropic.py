@@ -77,7 +77,9 @@ async def stream(
     kind: Anthropic, upstream: Upstream, body: dict[str, Any], model: str = "claude-test"
 ) -> list[Any]:
     chunks = await kind.chat_stream(call_for(kind, upstream, {**body, "stream": True}, model))
-    return [orjson.loads(p) async for framed in chunks for p in payloads(framed)]
+    framed = [item async for item in chunks]
+    assert framed[-1].endswith(b"data: [DONE]\n\n")  # the end goes out with the last chunks
+    return [orjson.loads(p) for item in framed for p in payloads(item) if p != b"[DONE]"]
 
 
 def reassemble(chunks: list[Any]) -> tuple[str, dict[int, dict[str, str]], str | None]:

@@ -77,7 +77,7 @@ async def test_chat_is_relayed_to_the_openai_endpoint(
     assert body["model"] == "pollinations/openai"
 
 
-async def test_chat_stream_yields_chunk_payloads_without_done(
+async def test_chat_stream_yields_chunks_then_done(
     fake: FakePollinations, upstream: Upstream
 ) -> None:
     kind = pollinations(fake.url)
@@ -86,11 +86,11 @@ async def test_chat_stream_yields_chunk_payloads_without_done(
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    chunks = [
-        orjson.loads(p)
-        async for framed in await kind.chat_stream(call_for(kind, upstream, body, "openai"))
-        for p in payloads(framed)
+    framed = [
+        item async for item in await kind.chat_stream(call_for(kind, upstream, body, "openai"))
     ]
+    assert framed[-1].endswith(b"data: [DONE]\n\n")
+    chunks = [orjson.loads(p) for item in framed for p in payloads(item) if p != b"[DONE]"]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "Pollinations says: stream it"
     assert chunks[-1]["usage"]["completion_tokens"] == 4

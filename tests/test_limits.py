@@ -10,7 +10,7 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from quart import Quart
 
 import tests.harness
 from engine import create_app
-from engine.errors import RateLimited, UpstreamTimeout
-from engine.guard import Deadlines, quota_for
+from engine.deadlines import DeadlinePassed, Deadlines
+from engine.errors import RateLimited
+from engine.guard import quota_for
 from engine.limits import Limiter, MemoryCounters, Quota, StreamTally
 from engine.runtime import Runtime
 from engine.settings import ClientKey, RateLimit
@@ -366,15 +367,37 @@ def test_request_timeout_answers_504(tmp_path: Path, slow_upstream: Callable[[],
 
 
 def test_deadlines_tell_their_own_expiry_from_other_cancellations() -> None:
+    async def bounded(deadlines: Deadlines, seconds: float, work: Awaitable[str]) -> str:
+        with deadlines.within(seconds):
+            return await work
+
     async def scenario() -> None:
         deadlines = Deadlines()
-        with pytest.raises(UpstreamTimeout):
-            await deadlines.bound(asyncio.sleep(5), 0.05)
-        task = asyncio.ensure_future(deadlines.bound(asyncio.sleep(5), 10))
+        with pytest.raises(DeadlinePassed):
+            await bounded(deadlines, 0.05, asyncio.sleep(5, "late"))
+        task = asyncio.ensure_future(bounded(deadlines, 10, asyncio.sleep(5, "late")))
         await asyncio.sleep(0)
         task.cancel()  # e.g. the server dropping the request: not a timeout
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert await deadlines.bound(asyncio.sleep(0, "done"), 0.05) == "done"
+        assert await bounded(deadlines, 0.05, asyncio.sleep(0, "done")) == "done"
 
     asyncio.run(scenario())
+
+
+def test_nested_deadlines_each_claim_only_their_own_expiry() -> None:
+    async def nested(outer: float, inner: float) -> str:
+        deadlines = Deadlines()
+        try:
+            with deadlines.within(outer):
+                try:
+                    with deadlines.within(inner):
+                        await asyncio.sleep(5)
+                except DeadlinePassed:
+                    return "inner"
+        except DeadlinePassed:
+            return "outer"
+        return "neither"
+
+    assert asyncio.run(nested(outer=10, inner=0.05)) == "inner"
+    assert asyncio.run(nested(outer=0.05, inner=10)) == "outer"

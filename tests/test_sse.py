@@ -45,23 +45,30 @@ def test_openai_relay_cuts_at_done_in_either_spacing() -> None:
 
     class Reads:
         def __init__(self, *reads: bytes) -> None:
-            self.reads = reads
-            self.finished = False
+            self.reads = list(reads)
+            self.finished = self.closed = False
 
-        async def whole_events(self) -> AsyncIterator[bytes]:
-            for read in self.reads:
-                yield read
+        async def next_events(self) -> bytes:
+            return self.reads.pop(0) if self.reads else b""
 
         async def finish(self) -> None:
             self.finished = True
+
+        def close(self) -> None:
+            self.closed = True
 
     provider = Provider("p", "openai", "active", "http://x", None, 1.0, {})
     for done in (b"data: [DONE]\n\n", b"data:[DONE]\n\n"):
         reads = Reads(b'data: {"a":1}\n\n', b'data: {"b":2}\n\n' + done + b'data: {"late":1}\n\n')
         relay = relay_openai_stream(reads, provider)  # type: ignore[arg-type]
         out = asyncio.run(_collect(relay))
-        assert out == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n']
+        # [DONE] goes out with the events read with it, in one spacing, and ends the relay.
+        assert out == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\ndata: [DONE]\n\n']
         assert reads.finished  # the rest of the body is read, for the connection's reuse
+    cut_short = Reads(b'data: {"a":1}\n\n')  # the upstream ended without [DONE]
+    out = asyncio.run(_collect(relay_openai_stream(cut_short, provider)))  # type: ignore[arg-type]
+    assert out == [b'data: {"a":1}\n\n', b"data: [DONE]\n\n"]
+    assert cut_short.closed
 
 
 async def _collect(chunks: AsyncIterator[bytes]) -> list[bytes]:

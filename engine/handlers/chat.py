@@ -10,7 +10,6 @@ from engine.handlers.body import BodySchema
 from engine.handlers.schemas import CHAT_REQUEST
 from engine.http import Request, Response, Stream
 from engine.providers.base import Call, ProviderKind
-from engine.sse import DONE
 
 
 class ChatCompletions:
@@ -26,7 +25,7 @@ class ChatCompletions:
             reply, served = await dispatch(req, plan, body, lambda kind, call: kind.chat(call))
             return Response(reply, headers=served.headers())
         (first, rest), served = await dispatch(req, plan, body, _open_stream)
-        return Stream(first, rest, headers=served.headers(), trailer=DONE)
+        return Stream(first, rest, headers=served.headers())
 
 
 async def _open_stream(kind: ProviderKind, call: Call) -> tuple[bytes, AsyncIterator[bytes]]:

@@ -26,7 +26,7 @@ from engine.providers.anthropic_wire import (
     usage,
 )
 from engine.providers.base import Call, ProviderKind, model_ids
-from engine.sse import frame
+from engine.sse import DONE, frame
 from engine.upstream import Upstream, UpstreamResponse
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
@@ -257,14 +257,16 @@ class Anthropic(ProviderKind):
                         f"Provider '{self.provider.name}' sent a stream event we cannot read: "
                         f"{data[:200].decode('utf-8', 'replace')}"
                     ) from None
-                if chunks:
-                    yield b"".join(frame(orjson.dumps(chunk)) for chunk in chunks)
-                if translator.done:
-                    await resp.finish()  # message_stop: the connection can be reused
-                    break
+                out = b"".join(frame(orjson.dumps(chunk)) for chunk in chunks)
+                if translator.done:  # message_stop: the end goes out with the last chunks
+                    await resp.finish()  # first: a client that saw [DONE] may hang up
+                    yield out + DONE
+                    return
+                if out:
+                    yield out
         finally:
             resp.close()  # at once when the client stops reading mid-stream
-        translator.finish()
+        translator.finish()  # raises: the stream ended before message_stop
 
     async def discover_models(self, upstream: Upstream) -> list[str]:
         resp = await self._open(upstream, "GET", "/models?limit=1000", None)

@@ -4,7 +4,9 @@ A kind turns an OpenAI-shaped request into its upstream's wire format and the an
 back into OpenAI's shape. Non-stream methods return OpenAI JSON bytes; `chat_stream`
 returns once the upstream accepted the request (so failures before the first byte are
 ordinary errors) and then yields SSE-framed OpenAI chunks (`data: {...}\n\n`), one or
-more per item so that one upstream read can be one client write; never `[DONE]`.
+more per item so that one upstream read can be one client write. A stream that ends
+well ends with `data: [DONE]` in its last item (no write of its own); a failure
+raises a GatewayError instead, which the client gets as an error event.
 """
 
 from __future__ import annotations

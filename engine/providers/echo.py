@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from engine.providers.base import Call, ProviderKind
-from engine.sse import frame
+from engine.sse import DONE, frame
 
 
 def _text_of(content: Any) -> str:
@@ -99,10 +99,11 @@ class Echo(ProviderKind):
         words = reply.split(" ")
         for i, word in enumerate(words):
             yield chunk({"content": word if i == 0 else " " + word})
-        yield chunk({}, "stop")
+        end = chunk({}, "stop")
         options = call.body.get("stream_options") or {}
         if options.get("include_usage"):
-            yield frame(orjson.dumps({**head, "choices": [], "usage": _usage(call.body, reply)}))
+            end += frame(orjson.dumps({**head, "choices": [], "usage": _usage(call.body, reply)}))
+        yield end + DONE
 
     async def embeddings(self, call: Call) -> bytes:
         inputs = call.body.get("input")

@@ -9,7 +9,7 @@ import orjson
 
 from engine.providers.base import Call, ProviderKind, model_ids
 from engine.snapshot import Provider
-from engine.sse import blocks, is_done, is_error, payloads
+from engine.sse import DONE, blocks, is_done, is_error, payloads
 from engine.upstream import Upstream, UpstreamResponse, upstream_error_from_event
 
 
@@ -68,34 +68,37 @@ class OpenAICompatible(ProviderKind):
 async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> AsyncIterator[bytes]:
     """Relay an OpenAI-format SSE stream as it comes: one write per upstream read.
 
-    Events pass through untouched; the upstream's `[DONE]` ends the relay (the caller
-    sends its own) and an error event becomes the mapped GatewayError.
+    Events pass through untouched. The upstream's `[DONE]` goes out with the events
+    read with it, so the stream's end costs no write of its own; a stream that ends
+    without one still gets it. An error event becomes the mapped GatewayError.
     """
-    async for events in resp.whole_events():
-        if b"error" not in events:  # the common case: no event needs a closer look
-            done = _done_at(events)
-            if done < 0:
-                yield events
-                continue
-            if done:
-                yield events[:done]
-            await resp.finish()
-            return
-        out: list[bytes] = []
-        for block in blocks(events):
-            if is_done(block):
-                if out:
-                    yield b"".join(out)
-                await resp.finish()
+    try:
+        while events := await resp.next_events():
+            if b"error" not in events:  # the common case: no event needs a closer look
+                done = _done_at(events)
+                if done < 0:
+                    yield events
+                    continue
+                await resp.finish()  # first: a client that saw [DONE] may hang up
+                yield events[:done] + DONE
                 return
-            if is_error(block):
-                if out:
-                    yield b"".join(out)
-                data = b"\n".join(payloads(block + b"\n\n")) or block
-                raise upstream_error_from_event(provider.name, data, provider.api_key)
-            out.append(block + b"\n\n")
-        if out:
-            yield b"".join(out)
+            out: list[bytes] = []
+            for block in blocks(events):
+                if is_done(block):
+                    await resp.finish()
+                    yield b"".join(out) + DONE
+                    return
+                if is_error(block):
+                    if out:
+                        yield b"".join(out)
+                    data = b"\n".join(payloads(block + b"\n\n")) or block
+                    raise upstream_error_from_event(provider.name, data, provider.api_key)
+                out.append(block + b"\n\n")
+            if out:
+                yield b"".join(out)
+    finally:
+        resp.close()  # at once when the client left; a finished body stays pooled
+    yield DONE
 
 
 def _done_at(events: bytes) -> int:
