@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,8 @@ class Target:
         return self.server.url(self.path)
 
 
-def _python(script: str, *args: str) -> list[str]:
-    return [sys.executable, str(HERE / script), *args]
+def _python(script: str, *args: str, launcher: Sequence[str] = ()) -> list[str]:
+    return [*launcher, sys.executable, str(HERE / script), *args]
 
 
 def _start_fake_upstream(rig: Rig, name: str, core: int | None) -> Server:
@@ -57,11 +58,19 @@ def start_direct(rig: Rig, core: int | None) -> Target:
     return Target(_start_fake_upstream(rig, "direct", core), CHAT_PATH)
 
 
-def start_passthrough(rig: Rig, upstream: str, core: int | None) -> tuple[Target, float]:
-    """The bare Quart passthrough; returns it and its seconds to the first 200."""
+def start_passthrough(
+    rig: Rig,
+    upstream: str,
+    core: int | None,
+    *,
+    script: str = "passthrough.py",
+    launcher: Sequence[str] = (),
+) -> tuple[Target, float]:
+    """The bare Quart passthrough (or `script`, another one with the same options, run
+    under `launcher`); returns it and its seconds to the first 200."""
     port = free_port()
-    command = _python("passthrough.py", "--port", str(port), "--upstream", upstream)
-    server = rig.start("passthrough", command, port, core=core)
+    command = _python(script, "--port", str(port), "--upstream", upstream, launcher=launcher)
+    server = rig.start(Path(script).stem, command, port, core=core)
     seconds = wait_until_serving(server, "POST", CHAT_PATH, chat_body("bench", stream=False))
     return Target(server, CHAT_PATH), seconds
 
@@ -87,14 +96,20 @@ def write_config(repo: Path, into: Path, upstream: str) -> str:
 
 
 def start_patchbay(
-    rig: Rig, repo: Path, upstream: str, *, core: int | None, request_logging: bool
+    rig: Rig,
+    repo: Path,
+    upstream: str,
+    *,
+    core: int | None,
+    request_logging: bool,
+    launcher: Sequence[str] = (),
 ) -> tuple[Target, float]:
     """Patchbay with one worker; returns it and its seconds from spawn to the first 200."""
     config_dir = rig.workdir / "patchbay-config"
     base_url = write_config(repo, config_dir, upstream)
     port = free_port()
     command = [
-        sys.executable, "-m", "engine", "serve",
+        *launcher, sys.executable, "-m", "engine", "serve",
         "--config-dir", str(config_dir),
         "--host", "127.0.0.1",
         "--port", str(port),

@@ -1,0 +1,95 @@
+"""What the stack itself costs: a bare ASGI relay on Hypercorn (uvloop) and aiohttp.
+
+No framework, no features: `POST /v1/chat/completions` reads the body, forwards it
+to the upstream over one aiohttp session and relays the answer (each upstream read
+one client write when streaming), with only a content-type header. Nothing a
+gateway built on Hypercorn and aiohttp does per request can cost less than this;
+`instructions.py` measures it beside Patchbay and the Quart passthrough.
+
+Run: python bench/floor.py --port 9002 --upstream http://127.0.0.1:9000/v1
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import aiohttp
+import orjson
+import uvloop
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Relay:
+    """The ASGI app: a lifespan that opens and closes the session, and the relay."""
+
+    def __init__(self, upstream: str) -> None:
+        self.target = upstream.rstrip("/") + "/chat/completions"
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._relay(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.session is not None:
+                    await self.session.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _relay(self, receive: Receive, send: Send) -> None:
+        assert self.session is not None
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        stream = orjson.loads(body).get("stream")
+        answer = await self.session.post(
+            self.target, data=body, headers={"Content-Type": "application/json"}
+        )
+        content_type = answer.headers.get("Content-Type", "application/json").encode()
+        if stream:
+            start = {"type": "http.response.start", "status": answer.status}
+            await send({**start, "headers": [(b"content-type", content_type)]})
+            async for chunk in answer.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            answer.release()
+            return
+        data = await answer.read()
+        headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(data))]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9002)
+    parser.add_argument("--upstream", default="http://127.0.0.1:9000/v1")
+    args = parser.parse_args()
+    config = Config()
+    config.bind = [f"{args.host}:{args.port}"]
+    config.accesslog = None
+    config.loglevel = "WARNING"
+    uvloop.run(serve(Relay(args.upstream), config))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
