@@ -148,6 +148,11 @@ def parse_args() -> tuple[argparse.Namespace, Plan]:
         help="run Patchbay with request_logging off (default: as shipped)",
     )
     parser.add_argument("--api-key", default="", help="bearer key, if the shipped config needs one")
+    parser.add_argument(
+        "--only",
+        choices=("chat", "stream"),
+        help="measure only the chat or only the stream scenarios (and chat c=1)",
+    )
     args = parser.parse_args()
     if args.quick:
         plan = Plan(duration=1, warmup=0, repeats=1, startup_runs=1, profile=args.profile)
@@ -195,7 +200,8 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
     targets, startups = start_targets(rig, args, plan, pin)
     bench = Bench(targets, LoadGenerator(MODEL, LOAD_CORE if pin else None, args.api_key))
     bench.verify()
-    rows = [bench.measure(scenario, plan) for scenario in SCENARIOS]
+    chosen = [s for s in SCENARIOS if args.only is None or s.name.startswith(args.only)]
+    rows = [bench.measure(scenario, plan) for scenario in chosen]
     latency_row = bench.measure(LATENCY, plan)
     patchbay = targets.get(PATCHBAY)
     notes = Footnotes(
@@ -215,7 +221,7 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
     print(render_footnotes(notes, latency_row))
     if plan.profile > 0 and patchbay is not None:
         print()
-        print(profile_under_load(patchbay, bench.load, SCENARIOS, plan.profile, rig.workdir))
+        print(profile_under_load(patchbay, bench.load, chosen, plan.profile, rig.workdir))
     return 1 if bench.errors else 0
 
 
