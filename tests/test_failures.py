@@ -91,7 +91,12 @@ def test_huge_sse_line_is_relayed(client: openai.OpenAI) -> None:
     assert len(reply.choices[0].message.content or "") == 1 << 20
 
 
-def test_client_disconnect_closes_the_upstream(gateway_url: str, fake_openai: FakeOpenAI) -> None:
+@pytest.mark.parametrize("after", [0.0, 0.2], ids=["before-watching", "while-watched"])
+def test_client_disconnect_closes_the_upstream(
+    gateway_url: str, fake_openai: FakeOpenAI, after: float
+) -> None:
+    """A client that leaves at once is seen when the watcher starts (WATCH_AFTER); one
+    that leaves later is seen by the watcher already running."""
     host, port = gateway_url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     connection.request(
@@ -102,12 +107,15 @@ def test_client_disconnect_closes_the_upstream(gateway_url: str, fake_openai: Fa
     )
     resp = connection.getresponse()
     assert resp.readline().startswith(b"data: ")
+    time.sleep(after)
+    closed_before = fake_openai.closed_streams
     connection.close()
-    # The client is gone; the gateway must drop its upstream connection promptly.
-    deadline = time.monotonic() + 4
-    while fake_openai.closed_streams == 0 and time.monotonic() < deadline:
+    # The client is gone; the gateway must drop its upstream connection promptly: well
+    # before the provider's 1 s read timeout, which would close it anyway.
+    deadline = time.monotonic() + 0.6
+    while fake_openai.closed_streams == closed_before and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert fake_openai.closed_streams == 1
+    assert fake_openai.closed_streams == closed_before + 1
 
 
 def test_keys_never_reach_responses_or_logs(
