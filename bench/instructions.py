@@ -1,8 +1,9 @@
 """Instructions per request, counted by valgrind: python bench/instructions.py [-n N]
 
 req/s and CPU time move with whatever else the machine does; the number of
-instructions a server executes per request does not (repeat runs agree to about
-0.1%). This starts the fake upstream, then Patchbay (as in run.py), the Quart
+instructions a server executes per request hardly does (repeat runs agree to about
+0.5% for non-stream requests and 2% for streams, whose reads depend on how the
+upstream's writes arrive). This starts the fake upstream, then Patchbay (as in run.py), the Quart
 passthrough and the bare ASGI floor (`floor.py`), each under
 `valgrind --tool=callgrind` with counting off; sends warm-up requests, switches
 counting on, sends N requests one after another on one keep-alive connection,
