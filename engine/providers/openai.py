@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -19,12 +19,16 @@ class OpenAICompatible(ProviderKind):
     name = "openai"
     needs_key = False  # local servers (Ollama, vLLM) take none; a declared key must resolve
 
-    def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        headers.update(self.provider.options.get("headers", {}))
-        if self.provider.api_key:
-            headers["Authorization"] = f"Bearer {self.provider.api_key}"
-        return headers
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(provider)
+        # Built once per snapshot: the same for every request to this provider.
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        self._headers.update(provider.options.get("headers", {}))
+        if provider.api_key:
+            self._headers["Authorization"] = f"Bearer {provider.api_key}"
+
+    def headers(self) -> Mapping[str, str]:
+        return self._headers
 
     async def _post(self, call: Call, path: str, body: dict[str, Any]) -> UpstreamResponse:
         return await call.upstream.open(
