@@ -4,7 +4,7 @@ req/s and CPU time move with whatever else the machine does; the number of
 instructions a server executes per request hardly does (repeat runs agree to about
 0.5% for non-stream requests and 2% for streams, whose reads depend on how the
 upstream's writes arrive). This starts the fake upstream, then Patchbay (as in run.py), the Quart
-passthrough and the bare ASGI floor (`floor.py`), each under
+passthrough and the bare relay (`bare_relay.py`), each under
 `valgrind --tool=callgrind` with counting off; sends warm-up requests, switches
 counting on, sends N requests one after another on one keep-alive connection,
 and prints the instructions per request of each, non-stream and stream, with the
@@ -107,8 +107,8 @@ def main() -> int:
                 "passthrough": lambda: start_passthrough(
                     rig, upstream, server_core, launcher=_callgrind(out)
                 )[0],
-                "floor": lambda: start_passthrough(
-                    rig, upstream, server_core, script="floor.py", launcher=_callgrind(out)
+                "bare relay": lambda: start_passthrough(
+                    rig, upstream, server_core, script="bare_relay.py", launcher=_callgrind(out)
                 )[0],
             }
             counts: dict[tuple[str, bool], int] = {}
@@ -131,11 +131,11 @@ def main() -> int:
     print()
     print(
         f"{'instructions/request':22s}| {'patchbay':>11s} | {'passthrough':>11s} | "
-        f"{'floor':>11s} | pass/patchbay"
+        f"{'bare relay':>11s} | pass/patchbay"
     )
     print("-" * 80)
     for stream in (False, True):
-        row = [counts[name, stream] for name in ("patchbay", "passthrough", "floor")]
+        row = [counts[name, stream] for name in ("patchbay", "passthrough", "bare relay")]
         label = "stream" if stream else "chat (non-stream)"
         print(
             f"{label:22s}| {row[0]:>11,} | {row[1]:>11,} | {row[2]:>11,} | {row[1] / row[0]:.2f}x"

@@ -11,14 +11,11 @@ Run: python bench/passthrough.py --port 9001 --upstream http://127.0.0.1:9000/v1
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import AsyncIterator
 
 import aiohttp
-import uvloop
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from quart import Quart, Response, request
+from serving import serve_relay
 
 
 def create_app(upstream: str) -> Quart:
@@ -60,18 +57,5 @@ async def _relay(answer: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         answer.release()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9001)
-    parser.add_argument("--upstream", default="http://127.0.0.1:9000/v1")
-    args = parser.parse_args()
-    config = Config()
-    config.bind = [f"{args.host}:{args.port}"]
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    uvloop.run(serve(create_app(args.upstream), config))
-
-
 if __name__ == "__main__":
-    main()
+    serve_relay(create_app, __doc__.splitlines()[0], default_port=9001)

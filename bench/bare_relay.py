@@ -6,20 +6,17 @@ one client write when streaming), with only a content-type header. Nothing a
 gateway built on Hypercorn and aiohttp does per request can cost less than this;
 `instructions.py` measures it beside Patchbay and the Quart passthrough.
 
-Run: python bench/floor.py --port 9002 --upstream http://127.0.0.1:9000/v1
+Run: python bench/bare_relay.py --port 9002 --upstream http://127.0.0.1:9000/v1
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import aiohttp
 import orjson
-import uvloop
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+from serving import serve_relay
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -78,18 +75,5 @@ class Relay:
         await send({"type": "http.response.body", "body": data})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9002)
-    parser.add_argument("--upstream", default="http://127.0.0.1:9000/v1")
-    args = parser.parse_args()
-    config = Config()
-    config.bind = [f"{args.host}:{args.port}"]
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    uvloop.run(serve(Relay(args.upstream), config))  # type: ignore[arg-type]
-
-
 if __name__ == "__main__":
-    main()
+    serve_relay(Relay, __doc__.splitlines()[0], default_port=9002)
