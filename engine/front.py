@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from engine.cors import cors_gate
@@ -66,7 +66,8 @@ class Front:
         snapshot = self.runtime.snapshot  # read once: this request lives on this snapshot
         method: str = scope["method"]
         path: str = scope["path"]
-        request_id = _request_id(scope)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = _request_id(headers)
         started = time.perf_counter()
         if snapshot.settings.cors_origins:  # CORS costs nothing unless it is configured
             send, preflight = cors_gate(scope, send, snapshot.settings.cors_origins)
@@ -84,7 +85,6 @@ class Front:
         reply: Response | Stream
         try:
             body = await _read_body(scope, receive, snapshot.settings.max_request_size)
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             req = Request(
                 method,
                 path,
@@ -218,11 +218,12 @@ def _peer(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
-def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id" and 0 < len(value) <= 128:
-            return str(value.decode("latin-1"))
-    return os.urandom(16).hex()  # 128 random bits, as a uuid4's hex but cheaper
+def _request_id(headers: Mapping[str, str]) -> str:
+    """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
+    given = headers.get("x-request-id", "")
+    if 0 < len(given) <= 128:
+        return given
+    return os.urandom(16).hex()
 
 
 def _with_request_id(send: Send, request_id: str) -> Send:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import random
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Protocol
 
 from engine.snapshot import Cooldown, Plan, Target
@@ -100,13 +98,25 @@ class Routing:
             ordered.append(pool.pop(pick)[0])
         return ordered
 
-    @contextmanager
-    def busy(self, target: Target) -> Iterator[None]:
-        self._busy[target.public_id] += 1
-        try:
-            yield
-        finally:
-            self._busy[target.public_id] -= 1
+    def busy(self, target: Target) -> Busy:
+        """`with routing.busy(target):` counts a request in flight at `target`."""
+        return Busy(self._busy, target.public_id)
+
+
+class Busy:
+    """Counts one request in flight for its block (least_busy reads the counts)."""
+
+    __slots__ = ("_counts", "_key")
+
+    def __init__(self, counts: dict[str, int], key: str) -> None:
+        self._counts = counts
+        self._key = key
+
+    def __enter__(self) -> None:
+        self._counts[self._key] += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._counts[self._key] -= 1
 
 
 def backoff(
