@@ -144,29 +144,29 @@ class Front:
         # and the `finally` closes the upstream at once.
         current = asyncio.current_task()
         finished = False
-        watchers: list[asyncio.Future[None]] = []
+        watcher: asyncio.Future[None] | None = None
 
         def client_left(_: object) -> None:
             if not finished and current is not None:
                 current.cancel()
 
         def watch() -> None:
+            nonlocal watcher
             watcher = asyncio.ensure_future(_disconnected(receive))
             watcher.add_done_callback(client_left)
-            watchers.append(watcher)
 
         later = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
         try:
             await _relay(send, reply)
         except asyncio.CancelledError:
-            left = watchers and watchers[0].done() and not watchers[0].cancelled()
+            left = watcher is not None and watcher.done() and not watcher.cancelled()
             if current is None or not left:
                 raise  # a real cancellation (shutdown), not the client leaving
             current.uncancel()
         finally:
             finished = True
             later.cancel()
-            for watcher in watchers:
+            if watcher is not None:
                 watcher.cancel()
             await reply.events.aclose()  # type: ignore[attr-defined]
 

@@ -9,6 +9,7 @@ it, adds up every worker's files, so totals are exact.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Mapping
@@ -75,31 +76,25 @@ class Metrics:
         self._reloads_seen = dict.fromkeys(RELOAD_RESULTS, 0)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
-        # Label children cached by label values: labels() validates and locks each time.
-        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._upstream_children: dict[tuple[str, str], Counter] = {}
+        # labels() validates and takes a lock on every call: each child is looked up once.
+        requests, duration = self.requests, self.duration
+
+        @functools.cache
+        def request_series(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+            return requests.labels(route, method, str(status)), duration.labels(route, method)
+
+        self._request_series = request_series
+        self._upstream_series = functools.cache(self.upstream.labels)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        children = self._request_children.get((route, method, status))
-        if children is None:
-            children = (
-                self.requests.labels(route, method, str(status)),
-                self.duration.labels(route, method),
-            )
-            self._request_children[(route, method, status)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        count, duration = self._request_series(route, method, status)
+        count.inc()
+        duration.observe(seconds)
 
     def observe_upstream(self, provider: str, failure: str | None) -> None:
         """One attempt: "ok", a failure class ("connect", "timeout", "429", "5xx", "4xx")
         or "client_error" for a request the provider kind itself refused."""
-        outcome = failure or "client_error"
-        child = self._upstream_children.get((provider, outcome))
-        if child is None:
-            child = self._upstream_children[(provider, outcome)] = self.upstream.labels(
-                provider, outcome
-            )
-        child.inc()
+        self._upstream_series(provider, failure or "client_error").inc()
 
     def scrape(self, reloads: Mapping[str, int]) -> bytes:
         """The exposition text; `reloads` are the worker's reload counts so far."""

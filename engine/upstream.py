@@ -223,9 +223,8 @@ class UpstreamResponse:
     async def events(self) -> AsyncIterator[tuple[str, bytes]]:
         """Yield (event name, data) per SSE event; lines of any length are handled."""
         parser = EventParser()
-        content = self._resp.content
         try:
-            while chunk := await self._read(content):
+            while chunk := await self._read():
                 for event in parser.feed(chunk):
                     yield event
             for event in parser.close():
@@ -237,17 +236,16 @@ class UpstreamResponse:
         """The complete SSE events that arrived next, as raw bytes, unparsed; b"" at the
         body's end. A plain coroutine (no generator per stream): the relay's own loop
         calls it, and closes the response when it stops early."""
-        content = self._resp.content
-        while chunk := await self._read(content):
+        while chunk := await self._read():
             events = self._cutter.feed(chunk)
             if events:
                 return events
         return self._cutter.close()
 
-    async def _read(self, content: aiohttp.StreamReader) -> bytes:
+    async def _read(self) -> bytes:
         """Everything that arrived so far (b"" at the end), waiting for at least a byte."""
         try:
-            return await content.readany()
+            return await self._resp.content.readany()
         except aiohttp.ServerTimeoutError:
             raise UpstreamTimeout(f"Provider '{self.provider}' went silent mid-stream.") from None
         except aiohttp.ClientError as exc:
