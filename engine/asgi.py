@@ -8,7 +8,9 @@ import gc
 
 from engine.app import create_app
 
-app = create_app()
+# Hypercorn calls the front door itself (one call layer less per API request); the
+# Quart app behind it serves the pages and the lifespan events.
+app = create_app().asgi_app
 
 # What exists now (modules, the first snapshot, templates) lives as long as the worker:
 # the cyclic collector need not walk it again in every full collection. (Should a reload

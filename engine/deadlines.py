@@ -33,8 +33,9 @@ class Deadlines:
         cancellation."""
         return Deadline(self, seconds)
 
-    def _join(self, deadline: Deadline, seconds: float) -> set[Deadline]:
-        loop = asyncio.get_running_loop()
+    def _join(
+        self, deadline: Deadline, seconds: float, loop: asyncio.AbstractEventLoop
+    ) -> set[Deadline]:
         due = math.ceil((loop.time() + seconds) / self.TICK) * self.TICK
         group = self._due.get(due)
         if group is None:
@@ -62,11 +63,11 @@ class Deadline:
         self.expired = False
 
     def __enter__(self) -> Deadline:
-        self._task = asyncio.current_task()
-        if self._task is None:
+        task = self._task = asyncio.current_task()
+        if task is None:
             raise RuntimeError("a deadline needs a running task")
-        self._cancelling = self._task.cancelling()
-        self._group = self._deadlines._join(self, self._seconds)
+        self._cancelling = task.cancelling()
+        self._group = self._deadlines._join(self, self._seconds, task.get_loop())
         return self
 
     def expire(self) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from email.utils import formatdate
 from typing import Any
 
 from engine.cors import cors_gate
@@ -52,12 +53,32 @@ def render_error(err: GatewayError, snapshot: Snapshot | None) -> Response:
     return Response(payload, template.status, headers)
 
 
+class HttpDate:
+    """The Date header every answer carries (RFC 9110 asks it of a server with a clock),
+    formatted once per second rather than once per answer."""
+
+    __slots__ = ("_second", "_value")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = b""
+
+    def header(self) -> tuple[bytes, bytes]:
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._value = formatdate(second, usegmt=True).encode("ascii")
+        return (b"date", self._value)
+
+
 class Front:
     """ASGI callable that dispatches on the live snapshot's RouteTable."""
 
     def __init__(self, runtime: Runtime, fallback: ASGIApp) -> None:
         self.runtime = runtime
         self.fallback = fallback
+        self.date = HttpDate()
+        self._ids = random.Random()  # request ids need to be unique, not unguessable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +88,7 @@ class Front:
         method: str = scope["method"]
         path: str = scope["path"]
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = _request_id(headers)
+        request_id = self._request_id(headers)
         started = time.perf_counter()
         if snapshot.settings.cors_origins:  # CORS costs nothing unless it is configured
             send, preflight = cors_gate(scope, send, snapshot.settings.cors_origins)
@@ -80,7 +101,7 @@ class Front:
             await self._send(send, render_error(err, snapshot), request_id, method)
             return
         if found is None:
-            await self.fallback(scope, receive, _with_request_id(send, request_id))
+            await self.fallback(scope, receive, self._with_head(send, request_id))
             return
         reply: Response | Stream
         try:
@@ -119,8 +140,30 @@ class Front:
                 "%s %s %s %.1fms id=%s", method, path, reply.status, elapsed * 1000, request_id
             )
 
+    def _request_id(self, headers: Mapping[str, str]) -> str:
+        """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
+        given = headers.get("x-request-id", "")
+        if 0 < len(given) <= 128:
+            return given
+        return f"{self._ids.getrandbits(128):032x}"
+
+    def _with_head(self, send: Send, request_id: str) -> Send:
+        """`send` for the fallback app: its answers get the Date and the request id too."""
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    self.date.header(),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        return wrapped
+
     async def _send(self, send: Send, reply: Response, request_id: str, method: str) -> None:
         headers = [
+            self.date.header(),
             (b"content-type", reply.content_type.encode()),
             (b"content-length", str(len(reply.body)).encode()),
             (b"x-request-id", request_id.encode()),
@@ -133,6 +176,7 @@ class Front:
     async def _stream(self, send: Send, receive: Receive, reply: Stream, request_id: str) -> None:
         """Relay events until done or until the client goes away (then the upstream is closed)."""
         headers = [
+            self.date.header(),
             (b"content-type", reply.content_type.encode()),
             (b"x-request-id", request_id.encode()),
         ]
@@ -143,11 +187,13 @@ class Front:
         # one gets a watcher task, which cancels this task when the client disconnects,
         # and the `finally` closes the upstream at once.
         current = asyncio.current_task()
+        if current is None:
+            raise RuntimeError("an ASGI app runs in a task")
         finished = False
         watcher: asyncio.Future[None] | None = None
 
         def client_left(_: object) -> None:
-            if not finished and current is not None:
+            if not finished:
                 current.cancel()
 
         def watch() -> None:
@@ -155,12 +201,12 @@ class Front:
             watcher = asyncio.ensure_future(_disconnected(receive))
             watcher.add_done_callback(client_left)
 
-        later = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
+        later = current.get_loop().call_later(WATCH_AFTER, watch)
         try:
             await _relay(send, reply)
         except asyncio.CancelledError:
             left = watcher is not None and watcher.done() and not watcher.cancelled()
-            if current is None or not left:
+            if not left:
                 raise  # a real cancellation (shutdown), not the client leaving
             current.uncancel()
         finally:
@@ -216,23 +262,3 @@ def _peer(scope: Scope) -> str | None:
     """The client's address as the server saw it (X-Forwarded-For is not trusted)."""
     client = scope.get("client")
     return str(client[0]) if client else None
-
-
-def _request_id(headers: Mapping[str, str]) -> str:
-    """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
-    given = headers.get("x-request-id", "")
-    if 0 < len(given) <= 128:
-        return given
-    return os.urandom(16).hex()
-
-
-def _with_request_id(send: Send, request_id: str) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [
-                *message.get("headers", []),
-                (b"x-request-id", request_id.encode()),
-            ]
-        await send(message)
-
-    return wrapped

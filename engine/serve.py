@@ -36,6 +36,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.accesslog = None  # Patchbay logs requests itself (request_logging)
     config.errorlog = "-"
     config.include_server_header = False  # no software banner; one header less per answer
+    config.include_date_header = False  # the front door adds it, formatted once a second
     return config
 
 

@@ -60,7 +60,14 @@ def _session(resolver: ThreadedResolver | None = None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=0, ttl_dns_cache=300, enable_cleanup_closed=True, resolver=resolver
     )
-    return aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+    # No cookie jar: upstream calls are made for many clients, and a cookie one answer
+    # set must not ride along on another client's request (nor cost a lookup each time).
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=True,
+        trust_env=False,
+    )
 
 
 class Upstream:

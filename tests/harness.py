@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from engine import create_app
+from engine.serve import hypercorn_config
 
 
 def free_port() -> int:
@@ -30,10 +30,9 @@ def gateway(
     """Yield the base URL (http://127.0.0.1:PORT) of Patchbay serving `config_dir`, pages included."""
     app = create_app(config_dir, environ=environ, **overrides)
     port = free_port()
-    config = Config()
+    config = hypercorn_config(app.config["PATCHBAY_RUNTIME"].snapshot.settings)  # as served
     config.bind = [f"127.0.0.1:{port}"]
     config.graceful_timeout = 2
-    config.accesslog = None
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     ready = threading.Event()
@@ -43,7 +42,8 @@ def gateway(
             ready.set()
             await stop.wait()
 
-        await serve(app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
+        # What engine.asgi hands Hypercorn: the front door, the Quart app behind it.
+        await serve(app.asgi_app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
