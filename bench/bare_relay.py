@@ -1,16 +1,19 @@
-"""What the stack itself costs: a bare ASGI relay on Hypercorn (uvloop) and aiohttp.
+"""The stack floor: a bare ASGI relay on Hypercorn (uvloop) and aiohttp.
 
 No framework, no features: `POST /v1/chat/completions` reads the body, forwards it
 to the upstream over one aiohttp session and relays the answer (each upstream read
-one client write when streaming), with only a content-type header. Nothing a
-gateway built on Hypercorn and aiohttp does per request can cost less than this;
-`instructions.py` measures it beside Patchbay and the Quart passthrough.
+one client write when streaming). It sends only what SPEC.md asks of every answer:
+a content type, `x-request-id` and the three `x-patchbay-*` headers (fixed values).
+No gateway on Hypercorn and aiohttp that answers as SPEC.md says can cost less per
+request; `run.py --floor` and `instructions.py` measure it beside Patchbay and the
+Quart passthrough.
 
 Run: python bench/bare_relay.py --port 9002 --upstream http://127.0.0.1:9000/v1
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -23,12 +26,21 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+# What SPEC.md asks of every answer that reached a provider, besides its content type.
+SERVED = [
+    (b"x-patchbay-provider", b"bench"),
+    (b"x-patchbay-model", b"bench-model"),
+    (b"x-patchbay-attempts", b"1"),
+]
+
+
 class Relay:
     """The ASGI app: a lifespan that opens and closes the session, and the relay."""
 
     def __init__(self, upstream: str) -> None:
         self.target = upstream.rstrip("/") + "/chat/completions"
         self.session: aiohttp.ClientSession | None = None
+        self.ids = random.Random()
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -61,19 +73,22 @@ class Relay:
             self.target, data=body, headers={"Content-Type": "application/json"}
         )
         content_type = answer.headers.get("Content-Type", "application/json").encode()
+        request_id = b"%032x" % self.ids.getrandbits(128)
+        headers = [(b"content-type", content_type), (b"x-request-id", request_id), *SERVED]
         if stream:
             start = {"type": "http.response.start", "status": answer.status}
-            await send({**start, "headers": [(b"content-type", content_type)]})
+            await send({**start, "headers": headers})
             async for chunk in answer.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             answer.release()
             return
         data = await answer.read()
-        headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(data))]
+        headers.append((b"content-length", b"%d" % len(data)))
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
 
 if __name__ == "__main__":
-    serve_relay(Relay, __doc__.splitlines()[0], default_port=9002)
+    # No `server` header: Patchbay sends none, and the floor is the least an answer costs.
+    serve_relay(Relay, __doc__.splitlines()[0], default_port=9002, banner=False)

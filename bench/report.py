@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from loadgen import Figure
 
-DIRECT, PATCHBAY, PASSTHROUGH = "direct", "patchbay", "passthrough"
+DIRECT, PATCHBAY, PASSTHROUGH, FLOOR = "direct", "patchbay", "passthrough", "floor"
 COLUMNS = (
     (DIRECT, "(a) upstream direct"),
     (PATCHBAY, "(b) patchbay"),
@@ -86,6 +86,36 @@ def render_cpu_table(rows: Sequence[Row]) -> str:
         ratio = f"{a.cpu_us_per_request / b.cpu_us_per_request:.2f}x" if a and b else "-"
         lines.append(f"{row.scenario:<{width}} | {cells} | {ratio:>6}")
     return "\n".join(lines)
+
+
+def render_floor_table(rows: Sequence[Row]) -> str:
+    """(d) the stack floor, `bare_relay.py`: how far Patchbay (b) and the passthrough (c)
+    sit above the least a relay on the same stack costs, by req/s and by CPU/request."""
+    width = max(len("(d) stack floor"), *(len(row.scenario) for row in rows))
+    lines = [
+        f"{'(d) stack floor':<{width}} | {'req/s':>8} | {'CPU us/req':>10} | "
+        f"{'d/b req/s':>9} | {'d/c req/s':>9} | {'b/d CPU':>7} | {'c/d CPU':>7}"
+    ]
+    lines.append("-" * len(lines[0]))
+    for row in rows:
+        floor = row.figures.get(FLOOR)
+        if floor is None:
+            continue
+        lines.append(
+            f"{row.scenario:<{width}} | {floor.requests_per_s:>8,.0f} | "
+            f"{floor.cpu_us_per_request:>10,.0f} | {row.ratio(FLOOR, PATCHBAY):>9} | "
+            f"{row.ratio(FLOOR, PASSTHROUGH):>9} | {_cpu_ratio(row, PATCHBAY):>7} | "
+            f"{_cpu_ratio(row, PASSTHROUGH):>7}"
+        )
+    return "\n".join(lines)
+
+
+def _cpu_ratio(row: Row, target: str) -> str:
+    """CPU/request of `target` over the floor's: what it adds to the least possible."""
+    a, floor = row.figures.get(target), row.figures.get(FLOOR)
+    if a is None or floor is None or floor.cpu_us_per_request == 0:
+        return "-"
+    return f"{a.cpu_us_per_request / floor.cpu_us_per_request:.2f}x"
 
 
 def _cpu_cell(figure: Figure | None) -> str:

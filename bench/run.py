@@ -25,11 +25,13 @@ from hotspots import profile_under_load
 from loadgen import Figure, LoadError, LoadGenerator, Sample, Scenario
 from report import (
     DIRECT,
+    FLOOR,
     PASSTHROUGH,
     PATCHBAY,
     Footnotes,
     Row,
     render_cpu_table,
+    render_floor_table,
     render_footnotes,
     render_table,
 )
@@ -147,6 +149,11 @@ def parse_args() -> tuple[argparse.Namespace, Plan]:
         action="store_true",
         help="run Patchbay with request_logging off (default: as shipped)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure (d), the stack floor (bare_relay.py), and print b/d and c/d",
+    )
     parser.add_argument("--api-key", default="", help="bearer key, if the shipped config needs one")
     parser.add_argument(
         "--only",
@@ -181,6 +188,10 @@ def start_targets(
         targets[PATCHBAY] = patchbay
         startups[PATCHBAY] = statistics.median(times)
     targets[PASSTHROUGH], startups[PASSTHROUGH] = start_passthrough(rig, upstream, core=server_core)
+    if args.floor:
+        targets[FLOOR], _ = start_passthrough(
+            rig, upstream, core=server_core, script="bare_relay.py"
+        )
     return targets, startups
 
 
@@ -219,6 +230,9 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
     print(render_cpu_table([*rows, latency_row]))
     print()
     print(render_footnotes(notes, latency_row))
+    if FLOOR in targets:
+        print()
+        print(render_floor_table([*rows, latency_row]))
     if plan.profile > 0 and patchbay is not None:
         print()
         print(profile_under_load(patchbay, bench.load, chosen, plan.profile, rig.workdir))

@@ -11,9 +11,11 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 
-def serve_relay(build: Callable[[str], Any], description: str, default_port: int) -> None:
+def serve_relay(
+    build: Callable[[str], Any], description: str, default_port: int, *, banner: bool = True
+) -> None:
     """Read --host, --port and --upstream, then serve `build(upstream)` with Hypercorn on
-    uvloop, with no access log."""
+    uvloop, with no access log; `banner=False` drops Hypercorn's `server` header."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
@@ -23,4 +25,5 @@ def serve_relay(build: Callable[[str], Any], description: str, default_port: int
     config.bind = [f"{args.host}:{args.port}"]
     config.accesslog = None
     config.loglevel = "WARNING"
+    config.include_server_header = banner
     uvloop.run(serve(build(args.upstream), config))
