@@ -11,7 +11,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from email.utils import formatdate
 from typing import Any
 
 from engine.cors import cors_gate
@@ -53,31 +52,12 @@ def render_error(err: GatewayError, snapshot: Snapshot | None) -> Response:
     return Response(payload, template.status, headers)
 
 
-class HttpDate:
-    """The Date header every answer carries (RFC 9110 asks it of a server with a clock),
-    formatted once per second rather than once per answer."""
-
-    __slots__ = ("_second", "_value")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._value = b""
-
-    def header(self) -> tuple[bytes, bytes]:
-        second = int(time.time())
-        if second != self._second:
-            self._second = second
-            self._value = formatdate(second, usegmt=True).encode("ascii")
-        return (b"date", self._value)
-
-
 class Front:
     """ASGI callable that dispatches on the live snapshot's RouteTable."""
 
     def __init__(self, runtime: Runtime, fallback: ASGIApp) -> None:
         self.runtime = runtime
         self.fallback = fallback
-        self.date = HttpDate()
         self._ids = random.Random()  # request ids need to be unique, not unguessable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,7 +81,7 @@ class Front:
             await self._send(send, render_error(err, snapshot), request_id, method)
             return
         if found is None:
-            await self.fallback(scope, receive, self._with_head(send, request_id))
+            await self.fallback(scope, receive, _with_request_id(send, request_id))
             return
         reply: Response | Stream
         try:
@@ -147,23 +127,8 @@ class Front:
             return given
         return f"{self._ids.getrandbits(128):032x}"
 
-    def _with_head(self, send: Send, request_id: str) -> Send:
-        """`send` for the fallback app: its answers get the Date and the request id too."""
-
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    self.date.header(),
-                    (b"x-request-id", request_id.encode()),
-                ]
-            await send(message)
-
-        return wrapped
-
     async def _send(self, send: Send, reply: Response, request_id: str, method: str) -> None:
         headers = [
-            self.date.header(),
             (b"content-type", reply.content_type.encode()),
             (b"content-length", str(len(reply.body)).encode()),
             (b"x-request-id", request_id.encode()),
@@ -176,7 +141,6 @@ class Front:
     async def _stream(self, send: Send, receive: Receive, reply: Stream, request_id: str) -> None:
         """Relay events until done or until the client goes away (then the upstream is closed)."""
         headers = [
-            self.date.header(),
             (b"content-type", reply.content_type.encode()),
             (b"x-request-id", request_id.encode()),
         ]
@@ -262,3 +226,17 @@ def _peer(scope: Scope) -> str | None:
     """The client's address as the server saw it (X-Forwarded-For is not trusted)."""
     client = scope.get("client")
     return str(client[0]) if client else None
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    """`send` for the fallback app: its answers carry the request id too."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [
+                *message.get("headers", []),
+                (b"x-request-id", request_id.encode()),
+            ]
+        await send(message)
+
+    return wrapped

@@ -10,7 +10,9 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable
+from email.utils import formatdate
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,27 @@ log = logging.getLogger("patchbay")
 GRACE_SECONDS = 30.0  # streams in flight get this long after SIGTERM
 
 
-def hypercorn_config(settings: Settings) -> Config:
-    config = Config()
+class ServerConfig(Config):
+    """Hypercorn's config, with the Date header (RFC 9110 asks it of a server with a
+    clock) formatted once a second instead of once per answer, for every answer
+    Hypercorn writes: Patchbay's, the pages' and Hypercorn's own errors."""
+
+    include_date_header = False  # added below, from the per-second value
+    include_server_header = False  # no software banner; one header less per answer
+    _date_second = -1
+    _date = b""
+
+    def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+        second = int(time.time())
+        if second != self._date_second:
+            self._date_second = second
+            self._date = formatdate(second, usegmt=True).encode("ascii")
+        headers: list[tuple[bytes, bytes]] = super().response_headers(protocol)
+        return [(b"date", self._date), *headers]
+
+
+def hypercorn_config(settings: Settings) -> ServerConfig:
+    config = ServerConfig()
     config.application_path = "engine.asgi:app"
     config.bind = [f"{settings.host}:{settings.port}"]
     config.workers = settings.workers
@@ -35,8 +56,6 @@ def hypercorn_config(settings: Settings) -> Config:
     config.loglevel = settings.log_level.upper()
     config.accesslog = None  # Patchbay logs requests itself (request_logging)
     config.errorlog = "-"
-    config.include_server_header = False  # no software banner; one header less per answer
-    config.include_date_header = False  # the front door adds it, formatted once a second
     return config
 
 

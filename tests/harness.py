@@ -43,7 +43,7 @@ def gateway(
             await stop.wait()
 
         # What engine.asgi hands Hypercorn: the front door, the Quart app behind it.
-        await serve(app.asgi_app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
+        await serve(app.asgi_app, config, shutdown_trigger=trigger)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import socket
 import time
 from datetime import UTC, datetime
 from email.message import Message
@@ -60,6 +61,21 @@ def test_every_answer_has_one_date_and_a_request_id(tmp_path: Path) -> None:
         ids.add(headers["x-request-id"])
     assert len(ids) == len(answers)
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+def test_the_servers_own_error_answers_carry_a_date_too(tmp_path: Path) -> None:
+    """A request Hypercorn rejects before any app code runs (a malformed request line)."""
+    write_config(tmp_path / "cfg", ECHO)
+    with gateway(tmp_path / "cfg") as url:
+        host, port = urlsplit(url).netloc.split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"NOT A REQUEST\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    head = email.message_from_bytes(answer.split(b"\r\n", 1)[1])
+    assert answer.startswith(b"HTTP/1.1 400")
+    _one_recent_date(head)
 
 
 def test_the_date_follows_the_clock(tmp_path: Path) -> None:
