@@ -30,6 +30,13 @@ class Row:
             return "-"
         return f"{a.requests_per_s / b.requests_per_s:.2f}x"
 
+    def cpu_ratio(self, top: str, bottom: str) -> str:
+        """CPU/request of `top` over `bottom`'s."""
+        a, b = self.figures.get(top), self.figures.get(bottom)
+        if a is None or b is None or b.cpu_us_per_request == 0:
+            return "-"
+        return f"{a.cpu_us_per_request / b.cpu_us_per_request:.2f}x"
+
 
 @dataclass(frozen=True)
 class Footnotes:
@@ -82,9 +89,9 @@ def render_cpu_table(rows: Sequence[Row]) -> str:
     lines.append("-" * len(lines[0]))
     for row in rows:
         cells = " | ".join(_cpu_cell(row.figures.get(key)) for key, _ in COLUMNS)
-        a, b = row.figures.get(PATCHBAY), row.figures.get(PASSTHROUGH)
-        ratio = f"{a.cpu_us_per_request / b.cpu_us_per_request:.2f}x" if a and b else "-"
-        lines.append(f"{row.scenario:<{width}} | {cells} | {ratio:>6}")
+        lines.append(
+            f"{row.scenario:<{width}} | {cells} | {row.cpu_ratio(PATCHBAY, PASSTHROUGH):>6}"
+        )
     return "\n".join(lines)
 
 
@@ -104,18 +111,10 @@ def render_floor_table(rows: Sequence[Row]) -> str:
         lines.append(
             f"{row.scenario:<{width}} | {floor.requests_per_s:>8,.0f} | "
             f"{floor.cpu_us_per_request:>10,.0f} | {row.ratio(FLOOR, PATCHBAY):>9} | "
-            f"{row.ratio(FLOOR, PASSTHROUGH):>9} | {_cpu_ratio(row, PATCHBAY):>7} | "
-            f"{_cpu_ratio(row, PASSTHROUGH):>7}"
+            f"{row.ratio(FLOOR, PASSTHROUGH):>9} | {row.cpu_ratio(PATCHBAY, FLOOR):>7} | "
+            f"{row.cpu_ratio(PASSTHROUGH, FLOOR):>7}"
         )
     return "\n".join(lines)
-
-
-def _cpu_ratio(row: Row, target: str) -> str:
-    """CPU/request of `target` over the floor's: what it adds to the least possible."""
-    a, floor = row.figures.get(target), row.figures.get(FLOOR)
-    if a is None or floor is None or floor.cpu_us_per_request == 0:
-        return "-"
-    return f"{a.cpu_us_per_request / floor.cpu_us_per_request:.2f}x"
 
 
 def _cpu_cell(figure: Figure | None) -> str:
