@@ -18,7 +18,7 @@ from engine.errors import GatewayError, RequestTooLarge, error_body
 from engine.http import Request, Response, Stream
 from engine.runtime import Runtime
 from engine.snapshot import Snapshot
-from engine.sse import error_event
+from engine.sse import DONE, error_event
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -182,12 +182,20 @@ class Front:
 
 
 async def _relay(send: Send, reply: Stream) -> None:
-    """Head, then events; a failure after the first byte becomes an error event."""
+    """Head, then events; the item that ends in `[DONE]` (a kind's last, see
+    engine/providers/base.py) also ends the body, and a failure after the first byte
+    becomes an error event that does."""
     tail = b""
     try:
-        await send({"type": "http.response.body", "body": reply.head, "more_body": True})
-        async for events in reply.events:
-            await send({"type": "http.response.body", "body": events, "more_body": True})
+        if reply.head.endswith(DONE):
+            tail = reply.head
+        else:
+            await send({"type": "http.response.body", "body": reply.head, "more_body": True})
+            async for events in reply.events:
+                if events.endswith(DONE):
+                    tail = events
+                    break
+                await send({"type": "http.response.body", "body": events, "more_body": True})
     except GatewayError as err:
         tail = error_event(err)
     await send({"type": "http.response.body", "body": tail})

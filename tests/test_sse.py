@@ -1,9 +1,10 @@
-"""SSE framing, cutting and parsing: pure functions, no server."""
+"""SSE framing, cutting, parsing and relaying: no server."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from engine.snapshot import Provider
 from engine.sse import EventBlocks, EventParser, blocks, is_done, is_error, payloads
@@ -73,3 +74,36 @@ def test_openai_relay_cuts_at_done_in_either_spacing() -> None:
 
 async def _collect(chunks: AsyncIterator[bytes]) -> list[bytes]:
     return [chunk async for chunk in chunks]
+
+
+def test_the_item_with_done_ends_the_body_in_the_same_message() -> None:
+    """The front door ends the body with the item that carries `[DONE]` (a kind's last):
+    no empty message of its own after it, and nothing read from the kind past it."""
+    from engine.front import _relay
+    from engine.http import Stream
+
+    read_past_done = []
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b"data: 2\n\n"
+        yield b"data: 3\n\ndata: [DONE]\n\n"
+        read_past_done.append(True)
+        yield b"data: 4\n\n"
+
+    async def relayed(head: bytes) -> list[tuple[bytes, bool]]:
+        sent: list[tuple[bytes, bool]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append((message["body"], message.get("more_body", False)))
+
+        await _relay(send, Stream(head, events()))
+        return sent
+
+    assert asyncio.run(relayed(b"data: 1\n\n")) == [
+        (b"data: 1\n\n", True),
+        (b"data: 2\n\n", True),
+        (b"data: 3\n\ndata: [DONE]\n\n", False),
+    ]
+    assert not read_past_done
+    whole = b"data: 1\n\ndata: [DONE]\n\n"  # the whole stream came with the first read
+    assert asyncio.run(relayed(whole)) == [(whole, False)]
