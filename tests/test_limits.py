@@ -385,6 +385,37 @@ def test_deadlines_tell_their_own_expiry_from_other_cancellations() -> None:
     asyncio.run(scenario())
 
 
+def test_long_limits_keep_a_bounded_number_of_timers() -> None:
+    """A limit of 300 s taken every 50 ms for 300 s arms at most about a hundred timers
+    (one per hundredth of the limit), not one per 0.1 s tick: each pending timer and
+    its group of limits is memory the worker keeps until the limit's end."""
+    loop = asyncio.new_event_loop()
+    now = [loop.time()]
+    armed: list[float] = []
+    call_at = loop.call_at
+    loop.time = lambda: now[0]  # type: ignore[method-assign]
+
+    def counting_call_at(when: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        armed.append(when)
+        return call_at(when, callback, *args)
+
+    loop.call_at = counting_call_at  # type: ignore[method-assign]
+
+    async def requests(deadlines: Deadlines, seconds: float) -> None:
+        for _ in range(6000):
+            with deadlines.within(seconds):
+                now[0] += 0.05
+
+    try:
+        loop.run_until_complete(requests(Deadlines(), 300))
+        assert len(armed) <= 102
+        armed.clear()
+        loop.run_until_complete(requests(Deadlines(), 0.5))
+        assert len(armed) >= 2900  # short limits keep their 0.1 s precision
+    finally:
+        loop.close()
+
+
 def test_nested_deadlines_each_claim_only_their_own_expiry() -> None:
     async def nested(outer: float, inner: float) -> str:
         deadlines = Deadlines()
