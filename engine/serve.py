@@ -52,7 +52,10 @@ def hypercorn_config(settings: Settings) -> ServerConfig:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.workers = settings.workers
     config.graceful_timeout = GRACE_SECONDS
-    config.keep_alive_timeout = 75
+    # Hypercorn also holds a connection the client has closed until this runs out
+    # (CLOSE-WAIT, with its task): a long value costs a file descriptor per closed
+    # connection for that long.
+    config.keep_alive_timeout = settings.keep_alive_timeout
     config.loglevel = settings.log_level.upper()
     config.accesslog = None  # Patchbay logs requests itself (request_logging)
     config.errorlog = "-"

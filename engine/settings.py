@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENV_PREFIX = "PATCHBAY_"
-LISTENER_SETTINGS = ("host", "port", "workers")
+LISTENER_SETTINGS = ("host", "port", "workers", "keep_alive_timeout")
 
 
 class SettingError(ValueError):
@@ -72,6 +72,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     max_request_size: int = 10 * 1024 * 1024
     request_timeout: float = 300.0
+    keep_alive_timeout: float = 5.0  # seconds; Hypercorn's and uvicorn's default
     request_logging: bool = True
     redis_url: str | None = None
     state_dir: str = ".patchbay"
@@ -127,6 +128,10 @@ def _check(settings: Settings) -> None:
         raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
     if settings.max_request_size < 1 or settings.request_timeout <= 0:
         raise SettingError("max_request_size and request_timeout must be positive")
+    if settings.keep_alive_timeout <= 0:
+        raise SettingError(
+            f"keep_alive_timeout: must be positive, got {settings.keep_alive_timeout}"
+        )
     if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
         raise SettingError(
             f"redis_url: {settings.redis_url!r} must start with {', '.join(REDIS_SCHEMES)}"
