@@ -13,6 +13,7 @@ from typing import Any
 
 ENV_PREFIX = "PATCHBAY_"
 LISTENER_SETTINGS = ("host", "port", "workers", "keep_alive_timeout")
+POSITIVE_SETTINGS = ("max_request_size", "request_timeout", "keep_alive_timeout")
 
 
 class SettingError(ValueError):
@@ -126,12 +127,9 @@ def _check(settings: Settings) -> None:
         )
     if settings.base_url and not settings.base_url.startswith("/"):
         raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
-    if settings.max_request_size < 1 or settings.request_timeout <= 0:
-        raise SettingError("max_request_size and request_timeout must be positive")
-    if settings.keep_alive_timeout <= 0:
-        raise SettingError(
-            f"keep_alive_timeout: must be positive, got {settings.keep_alive_timeout}"
-        )
+    for name in POSITIVE_SETTINGS:
+        if getattr(settings, name) <= 0:
+            raise SettingError(f"{name}: must be positive, got {getattr(settings, name)}")
     if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
         raise SettingError(
             f"redis_url: {settings.redis_url!r} must start with {', '.join(REDIS_SCHEMES)}"

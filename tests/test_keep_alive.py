@@ -44,7 +44,7 @@ def test_a_connection_the_client_closed_is_let_go_within_the_default_timeout(
     tmp_path: Path,
 ) -> None:
     """With the default (5 s), not the 75 s that once kept every closed connection's
-    socket in CLOSE-WAIT: at 20 new connections a second that was 1,500 sockets."""
+    socket in CLOSE-WAIT: at 20 new connections a second, 1,500 sockets."""
     write_config(tmp_path / "cfg", ECHO)
     with gateway(tmp_path / "cfg") as url, _answered(url) as sock:
         sock.shutdown(socket.SHUT_WR)  # the client is done: it sends its FIN
