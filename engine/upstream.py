@@ -6,15 +6,17 @@ aiohttp's exceptions never leave this module; callers see the GatewayError tree.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import orjson
 from aiohttp.abc import ResolveResult
+from aiohttp.client_proto import ResponseHandler
 from aiohttp.resolver import ThreadedResolver
 
 from engine.errors import (
@@ -56,10 +58,31 @@ class PublicOnlyResolver(ThreadedResolver):
         return results
 
 
+class ConnectionProtocol(ResponseHandler):
+    """aiohttp's protocol for one upstream connection, minus a no-op on the stream path.
+
+    aiohttp's body reader calls `resume_reading()` after every chunk it hands out
+    while its buffer is low, whether reading was paused or not. Unpaused, the call
+    re-feeds the parser nothing and resumes a transport that is reading: about 90
+    bytecodes per SSE chunk, 5% of a relayed stream's instructions. Reading is only
+    ever paused by `pause_reading()`, which sets `_reading_paused`, so the call is
+    passed on exactly when there is something to resume.
+    """
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        if self._reading_paused:
+            super().resume_reading(resume_parser)
+
+
 def _session(resolver: ThreadedResolver | None = None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=0, ttl_dns_cache=300, enable_cleanup_closed=True, resolver=resolver
     )
+    # The connector makes each connection's protocol with `_factory` (not public API:
+    # tests/test_upstream_flow.py checks that it is still used, and that flow control
+    # still pauses and resumes).
+    make: Callable[..., ResponseHandler] = ConnectionProtocol
+    connector._factory = functools.partial(make, loop=asyncio.get_running_loop())
     # No cookie jar: upstream calls are made for many clients, and a cookie one answer
     # set must not ride along on another client's request (nor cost a lookup each time).
     return aiohttp.ClientSession(
