@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from engine.errors import GatewayError, error_body
 
 DONE = b"data: [DONE]\n\n"
+DONE_MARKERS = (b"data: [DONE]", b"data:[DONE]")  # how a stream's last event begins
 
 
 def frame(data: bytes) -> bytes:
@@ -62,7 +63,7 @@ def blocks(events: bytes) -> list[bytes]:
 
 
 def is_done(block: bytes) -> bool:
-    return block.startswith(b"data: [DONE]") or block.startswith(b"data:[DONE]")
+    return block.startswith(DONE_MARKERS)
 
 
 def is_error(block: bytes) -> bool:

@@ -41,35 +41,52 @@ def test_parser_handles_a_line_split_across_reads_of_any_size() -> None:
     assert list(parser.feed(big[1000:] + b"\n\n")) == [("delta", big)]
 
 
+class _Reads:
+    """An upstream answer's reads, for the openai relay: no server needed."""
+
+    def __init__(self, *reads: bytes) -> None:
+        self.reads = list(reads)
+        self.finished = self.closed = False
+
+    async def next_events(self) -> bytes:
+        return self.reads.pop(0) if self.reads else b""
+
+    async def finish(self) -> None:
+        self.finished = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+_PROVIDER = Provider("p", "openai", "active", "http://x", None, 1.0, {})
+
+
 def test_openai_relay_cuts_at_done_in_either_spacing() -> None:
     from engine.providers.openai import relay_openai_stream
 
-    class Reads:
-        def __init__(self, *reads: bytes) -> None:
-            self.reads = list(reads)
-            self.finished = self.closed = False
-
-        async def next_events(self) -> bytes:
-            return self.reads.pop(0) if self.reads else b""
-
-        async def finish(self) -> None:
-            self.finished = True
-
-        def close(self) -> None:
-            self.closed = True
-
-    provider = Provider("p", "openai", "active", "http://x", None, 1.0, {})
+    provider = _PROVIDER
     for done in (b"data: [DONE]\n\n", b"data:[DONE]\n\n"):
-        reads = Reads(b'data: {"a":1}\n\n', b'data: {"b":2}\n\n' + done + b'data: {"late":1}\n\n')
+        reads = _Reads(b'data: {"a":1}\n\n', b'data: {"b":2}\n\n' + done + b'data: {"late":1}\n\n')
         relay = relay_openai_stream(reads, provider)  # type: ignore[arg-type]
         out = asyncio.run(_collect(relay))
         # [DONE] goes out with the events read with it, in one spacing, and ends the relay.
         assert out == [b'data: {"a":1}\n\n', b'data: {"b":2}\n\ndata: [DONE]\n\n']
         assert reads.finished  # the rest of the body is read, for the connection's reuse
-    cut_short = Reads(b'data: {"a":1}\n\n')  # the upstream ended without [DONE]
+    cut_short = _Reads(b'data: {"a":1}\n\n')  # the upstream ended without [DONE]
     out = asyncio.run(_collect(relay_openai_stream(cut_short, provider)))  # type: ignore[arg-type]
     assert out == [b'data: {"a":1}\n\n', b"data: [DONE]\n\n"]
     assert cut_short.closed
+
+
+def test_openai_relay_passes_done_quoted_inside_an_event() -> None:
+    """A model may write `data: [DONE]` in its text: only an event of its own ends the
+    stream, not the same bytes inside a JSON string."""
+    from engine.providers.openai import relay_openai_stream
+
+    quoted = b'data: {"content":"data: [DONE]"}\n\ndata: {"content":"data:[DONE]"}\n\n'
+    reads = _Reads(quoted, b'data: {"d":1}\n\ndata: [DONE]\n\n')
+    out = asyncio.run(_collect(relay_openai_stream(reads, _PROVIDER)))  # type: ignore[arg-type]
+    assert out == [quoted, b'data: {"d":1}\n\ndata: [DONE]\n\n']
 
 
 async def _collect(chunks: AsyncIterator[bytes]) -> list[bytes]:

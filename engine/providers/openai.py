@@ -9,7 +9,7 @@ import orjson
 
 from engine.providers.base import Call, ProviderKind, model_ids
 from engine.snapshot import Provider
-from engine.sse import DONE, blocks, is_done, is_error, payloads
+from engine.sse import DONE, DONE_MARKERS, blocks, is_done, is_error, payloads
 from engine.upstream import Upstream, UpstreamResponse, upstream_error_from_event
 
 
@@ -84,7 +84,7 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
                     yield events
                     continue
                 await resp.finish()  # first: a client that saw [DONE] may hang up
-                yield events[:done] + DONE
+                yield events if events[done:] == DONE else events[:done] + DONE
                 return
             out: list[bytes] = []
             for block in blocks(events):
@@ -106,6 +106,16 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
 
 
 def _done_at(events: bytes) -> int:
-    """Where the `data: [DONE]` event starts in whole events (either spacing), or -1."""
-    at = events.find(b"data: [DONE]")
-    return at if at >= 0 else events.find(b"data:[DONE]")
+    """Where the `data: [DONE]` event starts in whole events (either spacing), or -1.
+
+    Only an event of its own counts: a model may write the same text, which then sits
+    inside a JSON string.
+    """
+    at = events.find(b"[DONE]")
+    while at >= 0:
+        blank = events.rfind(b"\n\n", 0, at)
+        start = blank + 2 if blank >= 0 else 0
+        if events.startswith(DONE_MARKERS, start):
+            return start
+        at = events.find(b"[DONE]", at + 6)
+    return -1
