@@ -4,9 +4,11 @@ No framework, no features: `POST /v1/chat/completions` reads the body, forwards 
 to the upstream over one aiohttp session and relays the answer (each upstream read
 one client write when streaming). It sends only what SPEC.md asks of every answer:
 a content type, `x-request-id` and the three `x-patchbay-*` headers (fixed values).
-No gateway on Hypercorn and aiohttp that answers as SPEC.md says can cost less per
-request; `run.py --floor` and `instructions.py` measure it beside Patchbay and the
-Quart passthrough.
+No gateway on Hypercorn and aiohttp as they ship that answers as SPEC.md says can
+cost less per request; `run.py --floor` and `instructions.py` measure it beside
+Patchbay and the Quart passthrough. (Patchbay's upstream connections skip one no-op
+aiohttp call per chunk read, `engine.upstream.ConnectionProtocol`, so on streams it
+can come within a few percent of this floor.)
 
 Run: python bench/bare_relay.py --port 9002 --upstream http://127.0.0.1:9000/v1
 """
