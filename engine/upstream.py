@@ -62,11 +62,11 @@ class ConnectionProtocol(ResponseHandler):
     """aiohttp's protocol for one upstream connection, minus a no-op on the stream path.
 
     aiohttp's body reader calls `resume_reading()` after every chunk it hands out
-    while its buffer is low, whether reading was paused or not. Unpaused, the call
-    re-feeds the parser nothing and resumes a transport that is reading: about 90
-    bytecodes per SSE chunk, 5% of a relayed stream's instructions. Reading is only
-    ever paused by `pause_reading()`, which sets `_reading_paused`, so the call is
-    passed on exactly when there is something to resume.
+    while its buffer is low, whether reading was paused or not. Since aiohttp 3.14
+    the call, unpaused, re-feeds the parser nothing and resumes a transport that is
+    reading: about 90 bytecodes per SSE chunk, 5% of a relayed stream's instructions.
+    Reading is only ever paused by `pause_reading()`, which sets `_reading_paused`,
+    so the call is passed on exactly when there is something to resume.
     """
 
     def resume_reading(self, resume_parser: bool = True) -> None:
