@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
-from loadgen import Figure
+from loadgen import Figure, Sample
 
 DIRECT, PATCHBAY, PASSTHROUGH, FLOOR = "direct", "patchbay", "passthrough", "floor"
 COLUMNS = (
@@ -19,23 +21,36 @@ BUSY_LOAD = 0.5
 
 @dataclass(frozen=True)
 class Row:
-    """One scenario's median figures, by target."""
+    """One scenario's runs by target, the i-th run of each target made back to back.
+
+    Figures are each target's medians. Ratios and the added latency are paired: the
+    median, over the rounds, of what the two targets measured in the same round, so
+    that other load on the machine, which shifts both sides of a round alike, drops
+    out (a ratio of medians can pair one target's good minute with another's bad one).
+    """
 
     scenario: str
-    figures: Mapping[str, Figure]
+    runs: Mapping[str, Sequence[Sample]]
+
+    @cached_property
+    def figures(self) -> dict[str, Figure]:
+        return {key: Figure.median_of(runs) for key, runs in self.runs.items() if runs}
 
     def ratio(self, top: str, bottom: str) -> str:
-        a, b = self.figures.get(top), self.figures.get(bottom)
-        if a is None or b is None or b.requests_per_s == 0:
-            return "-"
-        return f"{a.requests_per_s / b.requests_per_s:.2f}x"
+        return self._paired_ratio(top, bottom, lambda run: run.requests_per_s)
 
     def cpu_ratio(self, top: str, bottom: str) -> str:
         """CPU/request of `top` over `bottom`'s."""
-        a, b = self.figures.get(top), self.figures.get(bottom)
-        if a is None or b is None or b.cpu_us_per_request == 0:
-            return "-"
-        return f"{a.cpu_us_per_request / b.cpu_us_per_request:.2f}x"
+        return self._paired_ratio(top, bottom, lambda run: run.cpu_us_per_request)
+
+    def paired(self, top: str, bottom: str) -> list[tuple[Sample, Sample]]:
+        """The rounds' (top, bottom) runs; none when either target was not measured."""
+        a, b = self.runs.get(top), self.runs.get(bottom)
+        return list(zip(a, b, strict=True)) if a and b else []
+
+    def _paired_ratio(self, top: str, bottom: str, figure: Callable[[Sample], float]) -> str:
+        ratios = [figure(a) / figure(b) for a, b in self.paired(top, bottom) if figure(b) > 0]
+        return f"{statistics.median(ratios):.2f}x" if ratios else "-"
 
 
 @dataclass(frozen=True)
@@ -122,11 +137,9 @@ def _cpu_cell(figure: Figure | None) -> str:
 
 
 def added_latency(row: Row, target: str) -> str:
-    """p50 of `target` minus p50 of the upstream direct, at one client."""
-    proxied, direct = row.figures.get(target), row.figures.get(DIRECT)
-    if proxied is None or direct is None:
-        return "-"
-    return f"{proxied.p50_ms - direct.p50_ms:+.3f} ms"
+    """p50 of `target` minus p50 of the upstream direct, at one client (paired)."""
+    added = [proxied.p50_ms - direct.p50_ms for proxied, direct in row.paired(target, DIRECT)]
+    return f"{statistics.median(added):+.3f} ms" if added else "-"
 
 
 def render_footnotes(notes: Footnotes, latency_row: Row | None) -> str:

@@ -22,7 +22,7 @@ from types import FrameType
 
 from gateway import Target, start_direct, start_passthrough, start_patchbay, start_upstream
 from hotspots import profile_under_load
-from loadgen import Figure, LoadError, LoadGenerator, Sample, Scenario
+from loadgen import LoadError, LoadGenerator, Sample, Scenario
 from report import (
     DIRECT,
     FLOOR,
@@ -108,7 +108,7 @@ class Bench:
                     file=sys.stderr,
                 )
         self.note_noise(scenario, samples)
-        return Row(scenario.name, {key: Figure.median_of(s) for key, s in samples.items()})
+        return Row(scenario.name, samples)
 
     def note_noise(self, scenario: Scenario, samples: dict[str, list[Sample]]) -> None:
         """Remember figures whose runs disagree by more than NOISY: the rig was busy."""
