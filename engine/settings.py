@@ -128,8 +128,8 @@ def _check(settings: Settings) -> None:
     if settings.base_url and not settings.base_url.startswith("/"):
         raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
     for name in POSITIVE_SETTINGS:
-        if getattr(settings, name) <= 0:
-            raise SettingError(f"{name}: must be positive, got {getattr(settings, name)}")
+        if (value := getattr(settings, name)) <= 0:
+            raise SettingError(f"{name}: must be positive, got {value}")
     if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
         raise SettingError(
             f"redis_url: {settings.redis_url!r} must start with {', '.join(REDIS_SCHEMES)}"

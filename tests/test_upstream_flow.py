@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -52,15 +54,23 @@ async def _read_slowly(answer: UpstreamResponse) -> bytes:
     return b"".join(got)
 
 
-async def _relay(upstream: Upstream, events: list[bytes], *, gzipped: bool = False) -> bytes:
+@asynccontextmanager
+async def _answer(
+    upstream: Upstream, events: list[bytes], *, gzipped: bool
+) -> AsyncIterator[UpstreamResponse]:
+    """An upstream answer streaming `events`, its headers read, its body not yet."""
     server = await _serve(events, gzipped=gzipped)
     try:
         url = str(server.make_url("/v1/chat/completions"))
-        answer = await upstream.open("POST", url, provider="p", headers={}, body=b"{}", timeout=5)
-        async with asyncio.timeout(30):  # a reader that is never resumed would hang here
-            return await _read_slowly(answer)
+        yield await upstream.open("POST", url, provider="p", headers={}, body=b"{}", timeout=5)
     finally:
         await server.close()
+
+
+async def _relay(upstream: Upstream, events: list[bytes], *, gzipped: bool = False) -> bytes:
+    async with _answer(upstream, events, gzipped=gzipped) as answer:
+        async with asyncio.timeout(30):  # a reader that is never resumed would hang here
+            return await _read_slowly(answer)
 
 
 async def test_big_chunks_far_past_the_read_buffer_arrive_whole(upstream: Upstream) -> None:
@@ -83,13 +93,8 @@ async def test_a_gzipped_stream_arrives_whole(upstream: Upstream) -> None:
 async def test_upstream_connections_use_patchbays_protocol(upstream: Upstream) -> None:
     """The connector's protocol factory is aiohttp's private attribute: should a new
     aiohttp stop using it, this says so (the relay would still work, only slower)."""
-    server = await _serve(_events(96, 64 * 1024), gzipped=False)  # still being read
-    try:
-        url = str(server.make_url("/v1/chat/completions"))
-        answer = await upstream.open("POST", url, provider="p", headers={}, body=b"{}", timeout=5)
-        connection = answer._resp.connection
+    async with _answer(upstream, _events(96, 64 * 1024), gzipped=False) as answer:
+        connection = answer._resp.connection  # still being read: not yet released
         assert connection is not None
         assert isinstance(connection.protocol, ConnectionProtocol)
         answer.close()
-    finally:
-        await server.close()
