@@ -1,7 +1,7 @@
 """`patchbay serve --workers 2`: both workers apply an edit; SIGHUP reloads, never restarts.
 
-Which worker answered is told apart by its snapshot's `loaded_at` (each worker
-compiles its own snapshot at its own moment); worker PIDs come from /proc.
+Which worker answered is told by the `pid` in /admin/config, and that it compiled
+a new snapshot by its `loaded_at`; the server's worker PIDs come from /proc.
 """
 
 from __future__ import annotations
@@ -83,48 +83,51 @@ def _ready(base: str) -> bool:
         return False
 
 
-def _workers_seen(base: str, want: int = 2, **expected: Any) -> dict[float, dict[str, Any]]:
-    """/admin/config from fresh connections until `want` workers answered, keyed by worker.
-
-    Every answer must match `expected` (e.g. config_hash=...): a worker that lags fails.
-    """
-    seen: dict[float, dict[str, Any]] = {}
+def _by_worker(base: str) -> dict[int, dict[str, Any]]:
+    """/admin/config from fresh connections until both workers answered, keyed by PID
+    (a worker that answers twice is kept at its latest answer)."""
+    seen: dict[int, dict[str, Any]] = {}
 
     def collect() -> bool:
         status = admin_config(base)
-        for key, value in expected.items():
-            if status[key] != value:
-                return False
-        seen[status["loaded_at"]] = status
-        return len(seen) >= want
+        seen[status["pid"]] = status
+        return len(seen) >= 2
 
-    wait_for(collect, f"{want} workers answering with {expected}", deadline=10)
+    wait_for(collect, "both workers answering", deadline=10)
     return seen
+
+
+def _recompiled(base: str, earlier: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]] | None:
+    """Each worker's status once every one of them has compiled a snapshot since
+    `earlier` and all serve the same config hash; None until then."""
+    now = _by_worker(base)
+    fresh = all(now[pid]["loaded_at"] != earlier.get(pid, {}).get("loaded_at") for pid in now)
+    hashes = {status["config_hash"] for status in now.values()}
+    return now if fresh and len(hashes) == 1 else None
 
 
 def test_both_workers_apply_an_edit_and_reload_on_sighup(
     served: tuple[str, Path, subprocess.Popen[bytes]],
 ) -> None:
     base, directory, process = served
-    workers = _workers_seen(base)
     pids = _children(process.pid)
     assert len(pids) == 2
+    workers = _by_worker(base)
+    assert set(workers) == pids
+    (old_hash,) = {status["config_hash"] for status in workers.values()}
 
     Writer().write(directory, "providers.yaml", dump(providers(spare=False)))
-    wait_for(lambda: serving(base, SPARE) is False, "the edit applied")
-    fresh = admin_config(base)["config_hash"]
-    after_edit = _workers_seen(base, config_hash=fresh)
-    assert set(after_edit).isdisjoint(workers)  # each worker compiled the edit itself
+    # Each worker watches the files and compiles the edit itself, at its own moment.
+    after_edit = wait_for(lambda: _recompiled(base, workers), "both workers applied the edit")
+    (fresh,) = {status["config_hash"] for status in after_edit.values()}
+    assert fresh != old_hash
     for _ in range(20):  # fresh connections land on either worker: none serves the old
         assert serving(base, SPARE) is False
 
     process.send_signal(signal.SIGHUP)
 
-    def reloaded() -> dict[float, dict[str, Any]] | None:
-        seen = _workers_seen(base, config_hash=fresh)
-        return seen if set(seen).isdisjoint(after_edit) else None
-
-    after_hup = wait_for(reloaded, "both workers re-read on SIGHUP")
+    after_hup = wait_for(lambda: _recompiled(base, after_edit), "both workers re-read on SIGHUP")
+    assert {status["config_hash"] for status in after_hup.values()} == {fresh}
     assert all(s["reloads"]["applied"] >= 2 for s in after_hup.values())
-    assert _children(process.pid) == pids  # the same workers: reloaded, not restarted
+    assert _children(process.pid) == pids == set(after_hup)  # reloaded, not restarted
     assert process.poll() is None
