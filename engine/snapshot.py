@@ -7,7 +7,7 @@ Nothing here parses config: lookups on the request path are dictionary hits.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -258,13 +258,19 @@ class Snapshot:
             plan = self.plans.get(f"auto:{model_type}")
             if plan is not None:
                 return plan
-        suggestions = [
-            n for n in self.model_ids() if self.plans[n].targets[0].model.type == model_type
-        ]
-        raise ModelNotFound(
+        raise self.not_found(name, model_type)
+
+    def not_found(
+        self, name: str, model_type: ModelType = "chat", among: Iterable[str] | None = None
+    ) -> ModelNotFound:
+        """The error for `name`, suggesting up to eight ids of `model_type` from `among`
+        (by default every id /v1/models lists)."""
+        ids = self.model_ids() if among is None else among
+        suggestions = sorted(n for n in ids if self.plans[n].targets[0].model.type == model_type)
+        return ModelNotFound(
             f"The model '{name}' does not exist or is switched off.",
             param="model",
-            context={"model": name, "suggestions": sorted(suggestions)[:8]},
+            context={"model": name, "model_type": model_type, "suggestions": suggestions[:8]},
         )
 
     def model_ids(self) -> list[str]:

@@ -201,6 +201,11 @@ def test_models_list_shows_only_what_the_key_may_use(tmp_path: Path) -> None:
         ids = {m["id"] for m in alice["data"]}
         assert status == 200 and "other/o-1" in ids and "fast" in ids
         assert "echo/echo-1" not in ids
-        assert call(url, "/v1/models/echo/echo-1", ALICE)[0] == 404
+        status, _, hidden = call(url, "/v1/models/echo/echo-1", ALICE)
+        assert status == 404 and hidden["error"]["code"] == "model_not_found"
+        assert hidden["error"]["message"] == (  # suggests what the key may use
+            "The model 'echo/echo-1' does not exist or is switched off. "
+            "Try one of: both, fast, other/o-1, other/o-2"
+        )
         bob = {m["id"] for m in call(url, "/v1/models", BOB)[2]["data"]}
         assert "echo/echo-1" in bob  # no allow-list: everything

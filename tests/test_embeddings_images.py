@@ -122,3 +122,15 @@ def test_failing_discovery_is_visible_in_providers(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert "could not be reached" in str(entry["discovery_error"])
         assert entry["models"] == []
+
+
+def test_no_active_model_of_the_kind_asked_for_says_so(tmp_path: Path) -> None:
+    providers = {"providers": {"echo": {"kind": "echo", "models": ["echo-1"]}}}
+    with gateway(write_config(tmp_path, providers)) as url:
+        body = json.dumps({"model": "echo/echo-1", "prompt": "a lighthouse"}).encode()
+        status, _, raw = post(url + "/v1/images/generations", body)
+    assert status == 404
+    message = json.loads(raw)["error"]["message"]
+    assert message == (
+        "The model 'echo/echo-1' does not exist or is switched off. No image model is active."
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import ModelNotFound
 from engine.guard import may_use
 from engine.http import Request, Response
 from engine.snapshot import Snapshot
@@ -35,9 +34,11 @@ async def list_models(req: Request) -> Response:
 async def get_model(req: Request) -> Response:
     model_id = req.params["model"]
     snapshot = req.snapshot
-    if model_id not in _visible(req):
-        snapshot.resolve(model_id)  # raises ModelNotFound with suggestions
-        raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
+    visible = _visible(req)
+    if model_id not in visible:
+        plan = snapshot.resolve(model_id)  # raises ModelNotFound with suggestions
+        # Served, but not to this client key: to it the model does not exist.
+        raise snapshot.not_found(model_id, plan.targets[0].model.type, among=visible)
     return Response.json(_model_object(snapshot, model_id))
 
 
