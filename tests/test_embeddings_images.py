@@ -32,6 +32,16 @@ def test_embeddings_string_and_list(client: openai.OpenAI, fake_openai: FakeOpen
 def test_embeddings_offline_from_echo(client: openai.OpenAI, gateway_url: str) -> None:
     status, _, body = post(gateway_url + "/v1/embeddings", b'{"model": "up/embed-test"}')
     assert status == 400 and json.loads(body)["error"]["param"] == "input"
+    for shapeless in ("[]", "{}", "[null]"):
+        raw = b'{"model": "up/embed-test", "input": %s}' % shapeless.encode()
+        status, _, body = post(gateway_url + "/v1/embeddings", raw)
+        assert status == 400 and json.loads(body)["error"] == {
+            "message": "Invalid value for 'input': must be a string, or a non-empty array "
+            "of strings, tokens or token arrays.",
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": None,
+        }
     with pytest.raises(openai.NotFoundError):
         client.embeddings.create(model="up/gpt-test", input="a chat model is not an embedder")
 
@@ -134,3 +144,24 @@ def test_no_active_model_of_the_kind_asked_for_says_so(tmp_path: Path) -> None:
     assert message == (
         "The model 'echo/echo-1' does not exist or is switched off. No image model is active."
     )
+
+
+def test_echo_embeds_as_floats_or_base64_and_bounds_dimensions(tmp_path: Path) -> None:
+    embedder = {"id": "echo-embed", "type": "embedding"}
+    providers = {"providers": {"echo": {"kind": "echo", "models": [embedder]}}}
+    with gateway(write_config(tmp_path, providers)) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
+        floats = client.embeddings.create(
+            model="echo/echo-embed", input="hi", encoding_format="float"
+        )
+        # Without encoding_format the SDK asks for base64 and decodes the float32s.
+        decoded = client.embeddings.create(model="echo/echo-embed", input="hi")
+        assert decoded.data[0].embedding == pytest.approx(floats.data[0].embedding, abs=1e-6)
+        body = {"model": "echo/echo-embed", "input": "hi", "encoding_format": "base64"}
+        status, _, raw = post(url + "/v1/embeddings", json.dumps(body).encode())
+        encoded = json.loads(raw)["data"][0]["embedding"]
+        assert status == 200 and isinstance(encoded, str)
+        assert len(base64.b64decode(encoded)) == 4 * len(floats.data[0].embedding)
+        body = {"model": "echo/echo-embed", "input": "hi", "dimensions": 10**9}
+        status, _, raw = post(url + "/v1/embeddings", json.dumps(body).encode())
+        assert status == 400 and json.loads(raw)["error"]["param"] == "dimensions"

@@ -38,6 +38,9 @@ def _describe(error: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]
         param = _param([*path, missing])
         return param, f"Missing required parameter: '{param}'."
     param = _param(path) or "body"
+    custom = error.definition.get("x-message") if isinstance(error.definition, dict) else None
+    if isinstance(custom, str):  # a subschema's own wording, as config schemas have
+        return param, f"Invalid value for '{param}': {custom}."
     detail = error.message.removeprefix(str(error.name)).strip()
     return param, f"Invalid value for '{param}': {detail}."
 

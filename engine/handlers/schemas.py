@@ -78,7 +78,8 @@ EMBEDDINGS_REQUEST: dict[str, Any] = {
             "anyOf": [
                 {"type": "string"},
                 {"type": "array", "minItems": 1, "items": {"type": ["string", "integer", "array"]}},
-            ]
+            ],
+            "x-message": "must be a string, or a non-empty array of strings, tokens or token arrays",
         },
         "encoding_format": {"enum": ["float", "base64"]},
         "dimensions": {"type": "integer", "minimum": 1},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import struct
 import time
@@ -10,8 +11,11 @@ from typing import Any
 
 import orjson
 
+from engine.errors import InvalidRequest
 from engine.providers.base import Call, ProviderKind
 from engine.sse import DONE, frame
+
+MAX_DIMENSIONS = 3072  # text-embedding-3-large's; a larger ask would only cost memory
 
 
 def _text_of(content: Any) -> str:
@@ -109,8 +113,14 @@ class Echo(ProviderKind):
         inputs = call.body.get("input")
         items = inputs if isinstance(inputs, list) else [inputs]
         dimensions = call.body.get("dimensions") or 8
+        if dimensions > MAX_DIMENSIONS:
+            raise InvalidRequest(
+                f"Invalid value for 'dimensions': echo embeds in at most {MAX_DIMENSIONS}.",
+                param="dimensions",
+            )
+        encode = _base64 if call.body.get("encoding_format") == "base64" else list
         data = [
-            {"object": "embedding", "index": i, "embedding": _vector(str(item), dimensions)}
+            {"object": "embedding", "index": i, "embedding": encode(_vector(str(item), dimensions))}
             for i, item in enumerate(items)
         ]
         tokens = sum(len(str(item).split()) for item in items)
@@ -125,6 +135,11 @@ class Echo(ProviderKind):
 
     async def discover_models(self, upstream: Any) -> list[str]:
         return list(self.provider.models)
+
+
+def _base64(vector: list[float]) -> str:
+    """OpenAI's `encoding_format: base64`: little-endian float32s, base64-encoded."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def _vector(text: str, dimensions: int) -> list[float]:
