@@ -84,6 +84,12 @@ class RequestTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class RequestTimedOut(GatewayError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"

@@ -14,7 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from engine.cors import cors_gate
-from engine.errors import GatewayError, RequestTooLarge, error_body
+from engine.deadlines import DeadlinePassed
+from engine.errors import (
+    GatewayError,
+    RequestTimedOut,
+    RequestTooLarge,
+    UpstreamTimeout,
+    error_body,
+)
 from engine.http import Request, Response, Stream
 from engine.runtime import Runtime
 from engine.snapshot import Snapshot
@@ -84,29 +91,37 @@ class Front:
             await self.fallback(scope, receive, _with_request_id(send, request_id))
             return
         reply: Response | Stream
+        settings = snapshot.settings
+        req: Request | None = None
         try:
-            body = await _read_body(scope, receive, snapshot.settings.max_request_size)
-            req = Request(
-                method,
-                path,
-                scope.get("query_string", b""),
-                headers,
-                body,
-                found.params,
-                snapshot,
-                self.runtime,
-                request_id,
-            )
-            handler = self.runtime.handlers[found.route.handler]
-            # Client key, rate limits and request_timeout are applied around the handler.
-            reply = await self.runtime.guard.run(req, found.route.handler, handler, _peer(scope))
+            # request_timeout runs from arrival: a body that stops coming is bounded too.
+            with self.runtime.deadlines.within(settings.request_timeout):
+                body = await _read_body(scope, receive, settings.max_request_size)
+                req = Request(
+                    method,
+                    path,
+                    scope.get("query_string", b""),
+                    headers,
+                    body,
+                    found.params,
+                    snapshot,
+                    self.runtime,
+                    request_id,
+                )
+                handler = self.runtime.handlers[found.route.handler]
+                # Client key and rate limits are applied around the handler.
+                reply = await self.runtime.guard.run(
+                    req, found.route.handler, handler, _peer(scope)
+                )
         except ClientGone:
             return
         except BodyTooLarge:
-            limit = snapshot.settings.max_request_size
+            limit = settings.max_request_size
             reply = render_error(
                 RequestTooLarge(f"The request body exceeds {limit} bytes."), snapshot
             )
+        except DeadlinePassed:
+            reply = render_error(_timed_out(settings.request_timeout, req is None), snapshot)
         except GatewayError as err:
             reply = render_error(err, snapshot)
         if isinstance(reply, Stream):
@@ -228,6 +243,19 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             if size > limit:
                 raise BodyTooLarge
             return b"".join(chunks)
+
+
+def _timed_out(seconds: float, reading: bool) -> GatewayError:
+    """request_timeout ran out: a 408 while the body was still arriving, else a 504
+    (for a stream, before its first byte)."""
+    if reading:
+        return RequestTimedOut(
+            f"The request body did not arrive within request_timeout ({seconds:g}s)."
+        )
+    return UpstreamTimeout(
+        f"The request did not complete within request_timeout ({seconds:g}s).",
+        code="request_timeout",
+    )
 
 
 def _peer(scope: Scope) -> str | None:

@@ -1,9 +1,10 @@
-"""Who may call, what they may use, how often, and for how long.
+"""Who may call, what they may use, and how often.
 
 `Guard.run` wraps every routed handler: it authenticates the client key, admits the
-request under its rate limits, bounds it by `request_timeout` and charges the tokens
-of the answer. With auth off and no limits set it only applies the timeout.
-`check_model` enforces a key's model allow-list where the model name is resolved.
+request under its rate limits and charges the tokens of the answer. With auth off and
+no limits set it only calls the handler. `check_model` enforces a key's model
+allow-list where the model name is resolved. (`request_timeout` is the front door's:
+it runs from the request's arrival, body included.)
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import hashlib
 import hmac
 from fnmatch import fnmatchcase
 
-from engine.deadlines import DeadlinePassed, Deadlines
-from engine.errors import AuthenticationFailed, PermissionDenied, UpstreamTimeout
+from engine.errors import AuthenticationFailed, PermissionDenied
 from engine.http import Handler, Request, Response, Stream
 from engine.limits import Limiter, Quota, StreamTally, response_tokens, tallied
 from engine.settings import Auth, ClientKey, RateLimit
@@ -96,11 +96,10 @@ def quota_for(key: ClientKey | None, defaults: RateLimit, peer: str | None) -> Q
 
 
 class Guard:
-    """Runs handlers under the request snapshot's auth, limits and timeout."""
+    """Runs handlers under the request snapshot's auth and rate limits."""
 
-    def __init__(self, limiter: Limiter, deadlines: Deadlines) -> None:
+    def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
-        self.deadlines = deadlines
 
     async def run(
         self, req: Request, handler_name: str, handler: Handler, peer: str | None
@@ -109,30 +108,18 @@ class Guard:
         auth, defaults = settings.auth, settings.rate_limit
         guarded = auth.required or auth.keys or defaults.rpm or defaults.tpm
         if not guarded or handler_name.startswith(OPEN_HANDLERS):
-            return await self._bounded(req, handler)
+            return await handler(req)
         key = authenticate(req.headers.get("authorization"), auth)
         req.client_key = key.name if key is not None else None
         quota = quota_for(key, defaults, peer)
         if quota is None:
-            return await self._bounded(req, handler)
+            return await handler(req)
         headers = await self.limiter.admit(quota, settings.redis_url)
-        reply = await self._bounded(req, handler)
+        reply = await handler(req)
         reply.headers.update(headers)
         if quota.tpm:
             await self._charge(req, reply, quota)
         return reply
-
-    async def _bounded(self, req: Request, handler: Handler) -> Response | Stream:
-        """The handler's answer, or a 504 after request_timeout (a stream: to its first byte)."""
-        seconds = req.snapshot.settings.request_timeout
-        try:
-            with self.deadlines.within(seconds):
-                return await handler(req)
-        except DeadlinePassed:
-            raise UpstreamTimeout(
-                f"The request did not complete within request_timeout ({seconds:g}s).",
-                code="request_timeout",
-            ) from None
 
     async def _charge(self, req: Request, reply: Response | Stream, quota: Quota) -> None:
         """Charge a JSON answer's tokens now, a stream's when it ends."""

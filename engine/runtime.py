@@ -39,7 +39,7 @@ class Runtime:
         self.routing = Routing()
         self.handlers: Mapping[str, Handler] = handler_table()
         self.deadlines = Deadlines()  # request_timeout and the dispatch deadline
-        self.guard = Guard(Limiter(), self.deadlines)  # auth, rate limits, request_timeout
+        self.guard = Guard(Limiter())  # client keys and rate limits
         self.metrics = Metrics()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -364,6 +365,30 @@ def test_request_timeout_answers_504(tmp_path: Path, slow_upstream: Callable[[],
         assert "0.3" in error["error"]["message"]
         body["model"] = "up/gpt-test"
         assert post(url + "/v1/chat/completions", body)[0] == 200
+
+
+def test_a_body_that_stops_arriving_answers_408_within_request_timeout(tmp_path: Path) -> None:
+    """A client that sends fewer bytes than its Content-Length no longer holds the
+    connection (and a task) for as long as it likes: request_timeout counts from arrival."""
+    server = server_config(request_timeout=0.5)
+    with gateway(write_config(tmp_path, PROVIDERS, server=server)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model"'
+            )
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = sock.recv(4096)  # a timeout here (10 s) fails the test
+                if not chunk:
+                    break
+                answer += chunk
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408")
+        error = json.loads(payload)["error"]
+        assert error["code"] == "request_timeout" and "0.5" in error["message"]
+        assert chat(url)[0] == 200  # the worker serves on
 
 
 def test_deadlines_tell_their_own_expiry_from_other_cancellations() -> None:
