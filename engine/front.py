@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.cors import cors_gate
 from engine.deadlines import DeadlinePassed
+from engine.disconnect import DisconnectWatch
 from engine.errors import (
     GatewayError,
     RequestTimedOut,
@@ -24,7 +25,7 @@ from engine.errors import (
 )
 from engine.http import Request, Response, Stream
 from engine.runtime import Runtime
-from engine.snapshot import Snapshot
+from engine.snapshot import RouteMatch, Snapshot
 from engine.sse import DONE, error_event
 
 Scope = MutableMapping[str, Any]
@@ -37,7 +38,7 @@ log = logging.getLogger("patchbay.access")
 
 
 DRAIN_LIMIT = 32 * 1024 * 1024  # bytes of an oversized body read and dropped before the 413
-WATCH_AFTER = 0.05  # seconds a stream runs before a client's disconnect is watched for
+CLIENT_CLOSED_REQUEST = 499  # logged and counted (as nginx does) for a client that hung up
 
 
 class BodyTooLarge(Exception):
@@ -90,16 +91,44 @@ class Front:
         if found is None:
             await self.fallback(scope, receive, _with_request_id(send, request_id))
             return
-        reply: Response | Stream
+        watch = DisconnectWatch(receive)
+        reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
+        status = CLIENT_CLOSED_REQUEST
+        if reply is None:  # the client hung up before its answer was ready
+            watch.close()
+        elif isinstance(reply, Stream):
+            status = reply.status
+            await self._stream(send, reply, request_id, watch)
+        else:
+            status = reply.status
+            watch.close()
+            await self._send(send, reply, request_id, method)
+        elapsed = time.perf_counter() - started
+        self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
+        if snapshot.settings.request_logging:
+            log.info("%s %s %s %.1fms id=%s", method, path, status, elapsed * 1000, request_id)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        found: RouteMatch,
+        headers: Mapping[str, str],
+        request_id: str,
+        snapshot: Snapshot,
+        watch: DisconnectWatch,
+    ) -> Response | Stream | None:
+        """The handler's answer or the error's; None when the client hung up first."""
         settings = snapshot.settings
         req: Request | None = None
         try:
             # request_timeout runs from arrival: a body that stops coming is bounded too.
             with self.runtime.deadlines.within(settings.request_timeout):
                 body = await _read_body(scope, receive, settings.max_request_size)
+                watch.arm()
                 req = Request(
-                    method,
-                    path,
+                    scope["method"],
+                    scope["path"],
                     scope.get("query_string", b""),
                     headers,
                     body,
@@ -110,30 +139,22 @@ class Front:
                 )
                 handler = self.runtime.handlers[found.route.handler]
                 # Client key and rate limits are applied around the handler.
-                reply = await self.runtime.guard.run(
-                    req, found.route.handler, handler, _peer(scope)
-                )
+                return await self.runtime.guard.run(req, found.route.handler, handler, _peer(scope))
         except ClientGone:
-            return
+            return None
+        except asyncio.CancelledError:
+            if watch.hung_up():
+                return None
+            raise  # a real cancellation (shutdown)
         except BodyTooLarge:
             limit = settings.max_request_size
-            reply = render_error(
+            return render_error(
                 RequestTooLarge(f"The request body exceeds {limit} bytes."), snapshot
             )
         except DeadlinePassed:
-            reply = render_error(_timed_out(settings.request_timeout, req is None), snapshot)
+            return render_error(_timed_out(settings.request_timeout, req is None), snapshot)
         except GatewayError as err:
-            reply = render_error(err, snapshot)
-        if isinstance(reply, Stream):
-            await self._stream(send, receive, reply, request_id)
-        else:
-            await self._send(send, reply, request_id, method)
-        elapsed = time.perf_counter() - started
-        self.runtime.metrics.observe_request(found.route.path, method, reply.status, elapsed)
-        if snapshot.settings.request_logging:
-            log.info(
-                "%s %s %s %.1fms id=%s", method, path, reply.status, elapsed * 1000, request_id
-            )
+            return render_error(err, snapshot)
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
         """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
@@ -153,46 +174,24 @@ class Front:
         body = b"" if method == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body})
 
-    async def _stream(self, send: Send, receive: Receive, reply: Stream, request_id: str) -> None:
-        """Relay events until done or until the client goes away (then the upstream is closed)."""
+    async def _stream(
+        self, send: Send, reply: Stream, request_id: str, watch: DisconnectWatch
+    ) -> None:
+        """Relay events until done or until the client hangs up (the upstream is then
+        closed at once)."""
         headers = [
             (b"content-type", reply.content_type.encode()),
             (b"x-request-id", request_id.encode()),
         ]
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        # A client that leaves must not keep the upstream busy. Streams that end within
-        # WATCH_AFTER need no watching (writes to a gone client are dropped); a longer
-        # one gets a watcher task, which cancels this task when the client disconnects,
-        # and the `finally` closes the upstream at once.
-        current = asyncio.current_task()
-        if current is None:
-            raise RuntimeError("an ASGI app runs in a task")
-        finished = False
-        watcher: asyncio.Future[None] | None = None
-
-        def client_left(_: object) -> None:
-            if not finished:
-                current.cancel()
-
-        def watch() -> None:
-            nonlocal watcher
-            watcher = asyncio.ensure_future(_disconnected(receive))
-            watcher.add_done_callback(client_left)
-
-        later = current.get_loop().call_later(WATCH_AFTER, watch)
         try:
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await _relay(send, reply)
         except asyncio.CancelledError:
-            left = watcher is not None and watcher.done() and not watcher.cancelled()
-            if not left:
+            if not watch.hung_up():
                 raise  # a real cancellation (shutdown), not the client leaving
-            current.uncancel()
         finally:
-            finished = True
-            later.cancel()
-            if watcher is not None:
-                watcher.cancel()
+            watch.close()
             await reply.events.aclose()  # type: ignore[attr-defined]
 
 
@@ -214,11 +213,6 @@ async def _relay(send: Send, reply: Stream) -> None:
     except GatewayError as err:
         tail = error_event(err)
     await send({"type": "http.response.body", "body": tail})
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
+from tests.reload_helpers import wait_for
 from tests.test_chat import post
 
 
@@ -91,31 +92,46 @@ def test_huge_sse_line_is_relayed(client: openai.OpenAI) -> None:
     assert len(reply.choices[0].message.content or "") == 1 << 20
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
 @pytest.mark.parametrize("after", [0.0, 0.2], ids=["before-watching", "while-watched"])
 def test_client_disconnect_closes_the_upstream(
-    gateway_url: str, fake_openai: FakeOpenAI, after: float
+    gateway_url: str, fake_openai: FakeOpenAI, after: float, stream: bool
 ) -> None:
     """A client that leaves at once is seen when the watcher starts (WATCH_AFTER); one
-    that leaves later is seen by the watcher already running."""
+    that leaves later is seen by the watcher already running. Either way the upstream
+    call is dropped, whether the answer is a stream or one JSON body still awaited."""
     host, port = gateway_url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    seen = len(fake_openai.requests)
     connection.request(
         "POST",
         "/v1/chat/completions",
-        _chat("up/hold", stream=True),
+        _chat("up/hold", stream=stream),
         {"Content-Type": "application/json"},
     )
-    resp = connection.getresponse()
-    assert resp.readline().startswith(b"data: ")
+    if stream:
+        assert connection.getresponse().readline().startswith(b"data: ")
+    else:
+        while len(fake_openai.requests) == seen:  # the upstream has the call
+            time.sleep(0.01)
     time.sleep(after)
-    closed_before = fake_openai.closed_streams
+    hung_up = fake_openai.hung_up
     connection.close()
     # The client is gone; the gateway must drop its upstream connection promptly: well
     # before the provider's 1 s read timeout, which would close it anyway.
     deadline = time.monotonic() + 0.6
-    while fake_openai.closed_streams == closed_before and time.monotonic() < deadline:
+    while fake_openai.hung_up == hung_up and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert fake_openai.closed_streams == closed_before + 1
+    assert fake_openai.hung_up == hung_up + 1
+    if not stream:  # no answer went out: counted as "client closed request", as nginx does
+        hung_up_count = 'patchbay_requests_total{method="POST",route="/v1/chat/completions",'
+        hung_up_count += 'status="499"} 1.0'
+        wait_for(lambda: hung_up_count in _metrics(gateway_url), "the 499 counted")
+
+
+def _metrics(url: str) -> str:
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+        return str(resp.read().decode())
 
 
 def test_keys_never_reach_responses_or_logs(

@@ -3,8 +3,9 @@
 The model name scripts the behaviour: `fail-500`, `reject-400`, `limit-429`, `slow`
 (headers after SLOW_SECONDS), `stall` (the stream stops mid-way), `big` (a 1 MiB SSE line),
 `midstream-error` (an error event after the first chunk), `slow-stream` (a pause after
-every chunk), `held` (the stream waits after its first chunk until `release_held()`);
-anything else answers normally.
+every chunk), `held` (the stream waits after its first chunk until `release_held()`),
+`hold` (a stream after its first chunk, a JSON answer before anything, waits until its
+client, the gateway, hangs up: counted in `hung_up`); anything else answers normally.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class FakeOpenAI(FakeUpstream):
     def __init__(self, models: tuple[str, ...] = ("gpt-test", "gpt-other")) -> None:
         super().__init__()
         self.models = list(models)
-        self.closed_streams = 0  # streams whose client went away before the end
+        self.hung_up = 0  # answers whose client went away before the end
         self._release = threading.Event()  # set from any thread by release_held()
 
     def release_held(self) -> None:
@@ -85,6 +86,9 @@ class FakeOpenAI(FakeUpstream):
             await asyncio.sleep(SLOW_SECONDS)
         if model == "hold" and body.get("stream"):
             return await self._hold(request, body)
+        if model == "hold":
+            await self._until_hung_up(request)
+            return web.json_response(_completion(body))
         if body.get("stream"):
             return await self._stream(request, body)
         return web.json_response(_completion(body))
@@ -109,7 +113,7 @@ class FakeOpenAI(FakeUpstream):
             if body["model"] == "late-end":
                 await asyncio.sleep(0.05)  # the body's end comes in a later packet, as in real life
         except (ConnectionResetError, asyncio.CancelledError):
-            self.closed_streams += 1
+            self.hung_up += 1
             raise
         return resp
 
@@ -118,12 +122,16 @@ class FakeOpenAI(FakeUpstream):
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         await resp.write(b"data: " + orjson.dumps(_chunks(body)[0]) + b"\n\n")
+        await self._until_hung_up(request)
+        return resp
+
+    async def _until_hung_up(self, request: web.Request) -> None:
+        """Wait (5 s at most) for the client to close the connection; count it if it did."""
         for _ in range(500):
             if request.transport is None or request.transport.is_closing():
-                self.closed_streams += 1
-                break
+                self.hung_up += 1
+                return
             await asyncio.sleep(0.01)
-        return resp
 
     async def images(self, request: web.Request) -> web.Response:
         """URL answers always for `url-only`; otherwise b64_json when asked."""
