@@ -9,6 +9,7 @@ import urllib.request
 import openai
 import pytest
 
+from engine.providers.echo import MAX_REPLY_CHARS
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.openapi_schemas import validate
 
@@ -110,6 +111,32 @@ def test_echo_and_auto_answer_offline(client: openai.OpenAI) -> None:
         model="auto", messages=[{"role": "user", "content": "a b c"}], stream=True
     )
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "a b c"
+
+
+def test_echo_stops_at_max_tokens_and_at_its_reply_limit(client: openai.OpenAI) -> None:
+    """Echo counts a word as a token; however large the message and `n`, each reply
+    stops at MAX_REPLY_CHARS, so one request cannot make the worker build gigabytes."""
+    said = [{"role": "user", "content": "one two three four"}]
+    for limit in ({"max_tokens": 2}, {"max_completion_tokens": 2}):
+        reply = client.chat.completions.create(model="echo/echo-1", messages=said, **limit)
+        assert reply.choices[0].message.content == "one two"
+        assert reply.choices[0].finish_reason == "length"
+        assert reply.usage is not None and reply.usage.completion_tokens == 2
+    chunks = list(
+        client.chat.completions.create(
+            model="echo/echo-1", messages=said, max_tokens=3, stream=True
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "one two three"
+    assert chunks[-1].choices[0].finish_reason == "length"
+    huge = [{"role": "user", "content": "x" * (4 << 20)}]  # 4 MiB, one "word"
+    raw = client.chat.completions.with_raw_response.create(
+        model="echo/echo-1", messages=huge, n=128
+    )
+    assert len(raw.content) < 128 * (MAX_REPLY_CHARS + 300)
+    reply = raw.parse()
+    assert {len(c.message.content or "") for c in reply.choices} == {MAX_REPLY_CHARS}
+    assert {c.finish_reason for c in reply.choices} == {"length"}
 
 
 def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:

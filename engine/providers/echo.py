@@ -16,6 +16,8 @@ from engine.providers.base import Call, ProviderKind
 from engine.sse import DONE, frame
 
 MAX_DIMENSIONS = 3072  # text-embedding-3-large's; a larger ask would only cost memory
+MAX_REPLY_CHARS = 65536  # a reply stops here ("length"): n copies of a 10 MiB message
+# would otherwise cost gigabytes
 
 
 def _text_of(content: Any) -> str:
@@ -29,12 +31,23 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def echo_reply(body: dict[str, Any]) -> str:
-    messages = body.get("messages") or []
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return _text_of(message.get("content"))
-    return ""
+def echo_reply(body: dict[str, Any]) -> tuple[str, str]:
+    """The reply (the last user message) and its finish_reason: "length" when it was cut
+    at `max_completion_tokens` or `max_tokens` (a word is a token) or at MAX_REPLY_CHARS."""
+    said = next(
+        (
+            _text_of(message.get("content"))
+            for message in reversed(body.get("messages") or [])
+            if isinstance(message, dict) and message.get("role") == "user"
+        ),
+        "",
+    )
+    reply = said
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if limit:
+        reply = " ".join(reply.split(" ")[:limit])
+    reply = reply[:MAX_REPLY_CHARS]
+    return reply, "stop" if reply == said else "length"
 
 
 def _usage(body: dict[str, Any], reply: str) -> dict[str, int]:
@@ -62,7 +75,7 @@ class Echo(ProviderKind):
     needs_key = False
 
     async def chat(self, call: Call) -> bytes:
-        reply = echo_reply(call.body)
+        reply, finish = echo_reply(call.body)
         n = call.body.get("n") or 1
         return orjson.dumps(
             {
@@ -74,7 +87,7 @@ class Echo(ProviderKind):
                     {
                         "index": i,
                         "message": {"role": "assistant", "content": reply, "refusal": None},
-                        "finish_reason": "stop",
+                        "finish_reason": finish,
                         "logprobs": None,
                     }
                     for i in range(n)
@@ -87,7 +100,7 @@ class Echo(ProviderKind):
         return self._chunks(call)
 
     async def _chunks(self, call: Call) -> AsyncIterator[bytes]:
-        reply = echo_reply(call.body)
+        reply, finish = echo_reply(call.body)
         head = {
             "id": _completion_id(call.body),
             "object": "chat.completion.chunk",
@@ -103,7 +116,7 @@ class Echo(ProviderKind):
         words = reply.split(" ")
         for i, word in enumerate(words):
             yield chunk({"content": word if i == 0 else " " + word})
-        end = chunk({}, "stop")
+        end = chunk({}, finish)
         options = call.body.get("stream_options") or {}
         if options.get("include_usage"):
             end += frame(orjson.dumps({**head, "choices": [], "usage": _usage(call.body, reply)}))
