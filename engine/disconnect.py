@@ -21,6 +21,8 @@ WATCH_AFTER = 0.05  # seconds a request runs before its client's disconnect is w
 class DisconnectWatch:
     """Watches one request's client from `arm()` until `close()`."""
 
+    __slots__ = ("_closed", "_receive", "_task", "_timer", "_watcher")
+
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._task: asyncio.Task[Any] | None = None
