@@ -112,8 +112,7 @@ def test_client_disconnect_closes_the_upstream(
     if stream:
         assert connection.getresponse().readline().startswith(b"data: ")
     else:
-        while len(fake_openai.requests) == seen:  # the upstream has the call
-            time.sleep(0.01)
+        wait_for(lambda: len(fake_openai.requests) > seen, "the upstream has the call")
     time.sleep(after)
     hung_up = fake_openai.hung_up
     connection.close()
@@ -131,7 +130,7 @@ def test_client_disconnect_closes_the_upstream(
 
 def _metrics(url: str) -> str:
     with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
-        return str(resp.read().decode())
+        return resp.read().decode()  # type: ignore[no-any-return]
 
 
 def test_keys_never_reach_responses_or_logs(
