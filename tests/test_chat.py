@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 
 import openai
 import pytest
@@ -164,6 +165,39 @@ def test_missing_messages_names_the_param(client: openai.OpenAI, gateway_url: st
         gateway_url + "/v1/chat/completions", b'{"model": "auto", "messages": [{"role": "wizard"}]}'
     )
     assert status == 400 and json.loads(body)["error"]["param"] == "messages[0].role"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "message"),
+    [
+        ({"tool_choice": "sometimes"}, "tool_choice", "must be none, auto, required or an object"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}]},
+            "tools[0].function.parameters",
+            "must be object",
+        ),
+        (
+            {"response_format": {"type": "json_schema"}},
+            "response_format.json_schema",
+            "Missing required parameter: 'response_format.json_schema'.",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+            "messages[0].content[0].text",
+            "must be string",
+        ),
+    ],
+    ids=["tool_choice", "parameters", "json_schema", "text-part"],
+)
+def test_malformed_options_are_refused_before_any_upstream(
+    gateway_url: str, fake_openai: FakeOpenAI, extra: dict[str, Any], param: str, message: str
+) -> None:
+    body = {"model": "up/gpt-test", "messages": [{"role": "user", "content": "hi"}], **extra}
+    status, _, raw = post(gateway_url + "/v1/chat/completions", json.dumps(body).encode())
+    error = json.loads(raw)["error"]
+    assert (status, error["param"], error["type"]) == (400, param, "invalid_request_error")
+    assert message in error["message"]
+    assert fake_openai.requests == []  # the upstream never saw it
 
 
 def test_upstream_500_is_502_without_the_key(client: openai.OpenAI, gateway_url: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 _CONTENT_PART: dict[str, Any] = {
     "type": "object",
     "required": ["type"],
-    "properties": {"type": {"type": "string"}},
+    "properties": {"type": {"type": "string"}, "text": {"type": "string"}},
 }
 
 MESSAGE: dict[str, Any] = {
@@ -54,16 +54,39 @@ CHAT_REQUEST: dict[str, Any] = {
                     "function": {
                         "type": "object",
                         "required": ["name"],
-                        "properties": {"name": {"type": "string"}},
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "description": {"type": "string"},
+                            "parameters": {"type": "object"},
+                        },
                     },
                 },
             },
         },
-        "tool_choice": {"type": ["string", "object"]},
+        "tool_choice": {
+            "anyOf": [
+                {"enum": ["none", "auto", "required"]},
+                {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {"type": {"type": "string"}},
+                },
+            ],
+            "x-message": "must be none, auto, required or an object naming a tool",
+        },
         "response_format": {
             "type": "object",
             "required": ["type"],
-            "properties": {"type": {"enum": ["text", "json_object", "json_schema"]}},
+            "properties": {
+                "type": {"enum": ["text", "json_object", "json_schema"]},
+                "json_schema": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}, "schema": {"type": "object"}},
+                },
+            },
+            "if": {"properties": {"type": {"const": "json_schema"}}},
+            "then": {"required": ["json_schema"]},
         },
         "user": {"type": "string"},
     },
