@@ -93,16 +93,13 @@ class Front:
             return
         watch = DisconnectWatch(receive)
         reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
-        status = CLIENT_CLOSED_REQUEST
-        if reply is None:  # the client hung up before its answer was ready
-            watch.close()
-        elif isinstance(reply, Stream):
-            status = reply.status
-            await self._stream(send, reply, request_id, watch)
+        if isinstance(reply, Stream):
+            await self._stream(send, reply, request_id, watch)  # watched to its end
         else:
-            status = reply.status
             watch.close()
-            await self._send(send, reply, request_id, method)
+            if reply is not None:  # None: the client hung up before its answer was ready
+                await self._send(send, reply, request_id, method)
+        status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
         elapsed = time.perf_counter() - started
         self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
         if snapshot.settings.request_logging:
