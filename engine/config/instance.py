@@ -12,6 +12,8 @@ from typing import Any
 
 import fastjsonschema
 
+from engine.config.schema import custom_message
+
 # (param, message) of the first problem, or None when the instance is valid.
 InstanceCheck = Callable[[Any], "tuple[str, str] | None"]
 
@@ -38,8 +40,8 @@ def _describe(error: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]
         param = _param([*path, missing])
         return param, f"Missing required parameter: '{param}'."
     param = _param(path) or "body"
-    custom = error.definition.get("x-message") if isinstance(error.definition, dict) else None
-    if isinstance(custom, str):  # a subschema's own wording, as config schemas have
+    custom = custom_message(error.definition, str(error.rule))
+    if custom is not None:
         return param, f"Invalid value for '{param}': {custom}."
     detail = error.message.removeprefix(str(error.name)).strip()
     return param, f"Invalid value for '{param}': {detail}."

@@ -113,13 +113,19 @@ def _unknown_key(key: str, allowed: list[str]) -> str:
     return f"unknown key {key!r} (allowed: {', '.join(allowed)}){hint}"
 
 
-def _message(error: ValidationError) -> str:
-    """One readable sentence for a schema error."""
-    keyword, expected, instance, schema = _parts(error)
+def custom_message(schema: object, keyword: str) -> str | None:
+    """A subschema's own wording for an error of `keyword`, from its `x-message`."""
     custom = schema.get("x-message") if isinstance(schema, dict) else None
     if isinstance(custom, dict):
         custom = custom.get(keyword)
-    if isinstance(custom, str):
+    return custom if isinstance(custom, str) else None
+
+
+def _message(error: ValidationError) -> str:
+    """One readable sentence for a schema error."""
+    keyword, expected, instance, schema = _parts(error)
+    custom = custom_message(schema, keyword)
+    if custom is not None:
         return custom
     if keyword == "type":
         wanted = [expected] if isinstance(expected, str) else list(expected)
