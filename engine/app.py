@@ -12,9 +12,9 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import GatewayError, MethodNotAllowed, NotFound, error_body
 from engine.front import Front
-from engine.logs import configure_logging
-from engine.pages import install_pages
+from engine.observe.logs import configure_logging
 from engine.runtime import Runtime
+from engine.site.pages import install_pages
 
 
 def create_app(

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigInvalid, read_sources
-from engine.reload import build_snapshot
-from engine.settings import SettingError, check_given_settings
-from engine.snapshot import Snapshot
+from engine.config.settings import SettingError, check_given_settings
+from engine.live.reload import build_snapshot
+from engine.snapshot.model import Snapshot
 
 # Flags of `serve` that are settings; each is passed to workers as its PATCHBAY_* variable.
 SERVE_SETTINGS = ("host", "port", "workers", "log_level", "default_provider", "base_url", "debug")
@@ -95,7 +95,7 @@ def _serve_or_fail(
     invalid: ConfigInvalid,
 ) -> int:
     """A broken config may still serve from the last good copy; the Reloader decides."""
-    from engine.reload import Reloader
+    from engine.live.reload import Reloader
 
     try:
         snapshot = Reloader(directory, environ=environ, overrides=overrides).snapshot

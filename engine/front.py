@@ -13,9 +13,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from engine.cors import cors_gate
-from engine.deadlines import DeadlinePassed
-from engine.disconnect import DisconnectWatch
 from engine.errors import (
     GatewayError,
     RequestTimedOut,
@@ -23,10 +20,13 @@ from engine.errors import (
     UpstreamTimeout,
     error_body,
 )
-from engine.http import Request, Response, Stream
+from engine.formats.sse import DONE, error_event
+from engine.http.cors import cors_gate
+from engine.http.deadlines import DeadlinePassed
+from engine.http.disconnect import DisconnectWatch
+from engine.http.messages import Request, Response, Stream
 from engine.runtime import Runtime
-from engine.snapshot import RouteMatch, Snapshot
-from engine.sse import DONE, error_event
+from engine.snapshot.model import RouteMatch, Snapshot
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

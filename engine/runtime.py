@@ -10,18 +10,18 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.deadlines import Deadlines
-from engine.discovery import Discovery
-from engine.guard import Guard
+from engine.access.guard import Guard
+from engine.access.limits import Limiter
+from engine.config.settings import check_given_settings
 from engine.handlers import handler_table
-from engine.http import Handler
-from engine.limits import Limiter
-from engine.metrics import Metrics
-from engine.reload import Reloader
-from engine.routing import Routing
-from engine.settings import check_given_settings
-from engine.snapshot import Snapshot
-from engine.upstream import Upstream
+from engine.http.deadlines import Deadlines
+from engine.http.messages import Handler
+from engine.live.discovery import Discovery
+from engine.live.reload import Reloader
+from engine.observe.metrics import Metrics
+from engine.routing.strategies import Routing
+from engine.snapshot.model import Snapshot
+from engine.upstream.client import Upstream
 
 log = logging.getLogger("patchbay")
 

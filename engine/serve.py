@@ -19,8 +19,8 @@ from typing import Any
 
 from hypercorn.config import Config
 
-from engine.metrics import MULTIPROC_ENV, prepare_multiprocess
-from engine.settings import Settings
+from engine.config.settings import Settings
+from engine.observe.metrics import MULTIPROC_ENV, prepare_multiprocess
 
 log = logging.getLogger("patchbay")
 

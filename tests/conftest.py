@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 
-from engine.upstream import Upstream
+from engine.upstream.client import Upstream
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 

@@ -14,9 +14,9 @@ from typing import Any
 import openai
 import pytest
 
+from engine.access.guard import authenticate
+from engine.config.settings import Auth, ClientKey
 from engine.errors import AuthenticationFailed
-from engine.guard import authenticate
-from engine.settings import Auth, ClientKey
 from tests.harness import gateway, write_config
 
 ALICE = "sk-alice-0123456789"

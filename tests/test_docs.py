@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from engine.config.settings import Settings
 from engine.handlers import HANDLER_NAMES
 from engine.providers import KINDS
 from engine.search import SEARCH_KINDS
-from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from engine.upstream import Upstream
+from engine.upstream.client import Upstream
 from tests.harness import gateway, write_config
 
 ECHO = {"defaults": {"provider": "echo"}, "providers": {"echo": {"kind": "echo", "models": ["e"]}}}

@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from engine.errors import GatewayError, RateLimited, UpstreamFailed, UpstreamRejected
+from engine.formats.sse import payloads
 from engine.providers.anthropic import Anthropic
 from engine.providers.base import Call
-from engine.snapshot import Model, Provider
-from engine.sse import payloads
-from engine.upstream import Upstream
+from engine.snapshot.model import Model, Provider
+from engine.upstream.client import Upstream
 from tests.fakes.anthropic_server import API_KEY, FakeAnthropic
 
 pytestmark = pytest.mark.anyio

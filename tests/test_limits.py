@@ -22,12 +22,12 @@ from quart import Quart
 
 import tests.harness
 from engine import create_app
-from engine.deadlines import DeadlinePassed, Deadlines
+from engine.access.guard import quota_for
+from engine.access.limits import Limiter, MemoryCounters, Quota, StreamTally
+from engine.config.settings import ClientKey, RateLimit
 from engine.errors import RateLimited
-from engine.guard import quota_for
-from engine.limits import Limiter, MemoryCounters, Quota, StreamTally
+from engine.http.deadlines import DeadlinePassed, Deadlines
 from engine.runtime import Runtime
-from engine.settings import ClientKey, RateLimit
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 

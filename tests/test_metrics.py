@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.metrics import MULTIPROC_ENV, prepare_multiprocess
+from engine.observe.metrics import MULTIPROC_ENV, prepare_multiprocess
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 

@@ -19,9 +19,9 @@ from openapi_spec_validator import validate
 from engine.app import create_app
 from engine.handlers import HANDLER_NAMES
 from engine.handlers.schemas import CHAT_REQUEST
-from engine.openapi import OPERATIONS, openapi_document
-from engine.response_schemas import SCHEMAS
-from engine.snapshot import Snapshot
+from engine.site.openapi import OPERATIONS, openapi_document
+from engine.site.response_schemas import SCHEMAS
+from engine.snapshot.model import Snapshot
 from tests.harness import gateway, write_config
 from tests.pages_harness import (
     SHIPPED,
@@ -79,7 +79,7 @@ def test_request_schemas_are_the_ones_the_gateway_validates_with(tmp_path: Path)
 
 def test_every_handler_is_documented() -> None:
     missing = sorted(HANDLER_NAMES - OPERATIONS.keys())
-    assert not missing, f"add an Operation for {missing} to engine/openapi.py OPERATIONS"
+    assert not missing, f"add an Operation for {missing} to engine/site/openapi.py OPERATIONS"
 
 
 def test_settings_shape_info_prefix_and_security(tmp_path: Path) -> None:

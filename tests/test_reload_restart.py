@@ -8,7 +8,7 @@ import pytest
 
 from engine import create_app
 from engine.config import ConfigInvalid, read_sources
-from engine.state import KEPT_VERSIONS, LastGood
+from engine.live.lastgood import KEPT_VERSIONS, LastGood
 from tests.harness import gateway
 from tests.reload_helpers import (
     ADMIN_ENV,

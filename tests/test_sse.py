@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from engine.snapshot import Provider
-from engine.sse import EventBlocks, EventParser, blocks, is_done, is_error, payloads
+from engine.formats.sse import EventBlocks, EventParser, blocks, is_done, is_error, payloads
+from engine.snapshot.model import Provider
 
 
 def test_event_blocks_cut_after_the_last_complete_event() -> None:
@@ -97,7 +97,7 @@ def test_the_item_with_done_ends_the_body_in_the_same_message() -> None:
     """The front door ends the body with the item that carries `[DONE]` (a kind's last):
     no empty message of its own after it, and nothing read from the kind past it."""
     from engine.front import _relay
-    from engine.http import Stream
+    from engine.http.messages import Stream
 
     read_past_done = []
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from engine.upstream import ConnectionProtocol, Upstream, UpstreamResponse
+from engine.upstream.client import ConnectionProtocol, Upstream, UpstreamResponse
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from engine.handlers import admin, health, metrics, models, search
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
-from engine.http import Handler
+from engine.http.messages import Handler
 
 
 def handler_table() -> Mapping[str, Handler]:

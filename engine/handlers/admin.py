@@ -6,7 +6,7 @@ import hmac
 import os
 
 from engine.errors import AuthenticationFailed, NotFound
-from engine.http import Request, Response
+from engine.http.messages import Request, Response
 
 
 def _require_admin(req: Request) -> None:

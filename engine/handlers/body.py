@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.config.instance import instance_validator
 from engine.errors import InvalidRequest
-from engine.http import Request
+from engine.http.messages import Request
 
 
 class BodySchema:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from engine.dispatch import dispatch, plan_for
 from engine.errors import GatewayError
 from engine.handlers.body import BodySchema
 from engine.handlers.schemas import CHAT_REQUEST
-from engine.http import Request, Response, Stream
+from engine.http.messages import Request, Response, Stream
 from engine.providers.base import Call, ProviderKind
+from engine.routing.dispatch import dispatch, plan_for
 
 
 class ChatCompletions:

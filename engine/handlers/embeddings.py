@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.dispatch import dispatch, plan_for
 from engine.handlers.body import BodySchema
 from engine.handlers.schemas import EMBEDDINGS_REQUEST
-from engine.http import Request, Response
+from engine.http.messages import Request, Response
+from engine.routing.dispatch import dispatch, plan_for
 
 
 class Embeddings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.http import Request, Response
+from engine.http.messages import Request, Response
 
 
 async def live(req: Request) -> Response:

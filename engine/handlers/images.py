@@ -12,12 +12,12 @@ from typing import Any
 
 import orjson
 
-from engine.dispatch import dispatch, plan_for
 from engine.errors import UpstreamFailed
 from engine.handlers.body import BodySchema
 from engine.handlers.schemas import IMAGES_REQUEST
-from engine.http import Request, Response
+from engine.http.messages import Request, Response
 from engine.providers.base import Call, ProviderKind
+from engine.routing.dispatch import dispatch, plan_for
 
 
 class ImageGenerations:

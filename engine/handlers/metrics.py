@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.http import Request, Response
-from engine.metrics import CONTENT_TYPE
+from engine.http.messages import Request, Response
+from engine.observe.metrics import CONTENT_TYPE
 
 
 async def scrape(req: Request) -> Response:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.guard import may_use
-from engine.http import Request, Response
-from engine.snapshot import Snapshot
+from engine.access.guard import may_use
+from engine.http.messages import Request, Response
+from engine.snapshot.model import Snapshot
 
 
 def _model_object(snapshot: Snapshot, model_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ answers `{"object": "list", "engine", "query", "data": [{"title", "url", "snippe
 from __future__ import annotations
 
 from engine.errors import InvalidRequest
-from engine.http import Request, Response
+from engine.http.messages import Request, Response
 
 DEFAULT_COUNT = 10
 MAX_COUNT = 50

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from engine.errors import GatewayError, RateLimited, UpstreamFailed, UpstreamRejected
+from engine.formats.sse import DONE, frame
 from engine.providers.anthropic_wire import (
     ANTHROPIC_VERSION,
     JSON_TOOL,
@@ -26,8 +27,7 @@ from engine.providers.anthropic_wire import (
     usage,
 )
 from engine.providers.base import Call, ProviderKind, model_ids
-from engine.sse import DONE, frame
-from engine.upstream import Upstream, UpstreamResponse
+from engine.upstream.client import Upstream, UpstreamResponse
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from engine.errors import InvalidRequest, UpstreamFailed
 
 if TYPE_CHECKING:
-    from engine.snapshot import Model, Provider
-    from engine.upstream import Upstream
+    from engine.snapshot.model import Model, Provider
+    from engine.upstream.client import Upstream
 
 
 @dataclass(frozen=True, slots=True)

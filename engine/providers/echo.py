@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from engine.errors import InvalidRequest
+from engine.formats.sse import DONE, frame
 from engine.providers.base import Call, ProviderKind
-from engine.sse import DONE, frame
 
 MAX_DIMENSIONS = 3072  # text-embedding-3-large's; a larger ask would only cost memory
 MAX_REPLY_CHARS = 65536  # a reply stops here ("length"): n copies of a 10 MiB message

@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
+from engine.formats.sse import DONE, DONE_MARKERS, blocks, is_done, is_error, payloads
 from engine.providers.base import Call, ProviderKind, model_ids
-from engine.snapshot import Provider
-from engine.sse import DONE, DONE_MARKERS, blocks, is_done, is_error, payloads
-from engine.upstream import Upstream, UpstreamResponse, upstream_error_from_event
+from engine.snapshot.model import Provider
+from engine.upstream.client import Upstream, UpstreamResponse, upstream_error_from_event
 
 
 class OpenAICompatible(ProviderKind):

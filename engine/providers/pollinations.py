@@ -21,7 +21,7 @@ import orjson
 from engine.errors import InvalidRequest, UpstreamFailed
 from engine.providers.base import Call, ProviderKind
 from engine.providers.openai import relay_openai_stream
-from engine.upstream import UpstreamResponse
+from engine.upstream.client import UpstreamResponse
 
 DEFAULT_TEXT_URL = "https://text.pollinations.ai"
 DEFAULT_IMAGE_URL = "https://image.pollinations.ai"

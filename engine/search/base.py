@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from engine.errors import UpstreamFailed
 
 if TYPE_CHECKING:
-    from engine.upstream import Upstream
+    from engine.upstream.client import Upstream
 
 EngineStatus = Literal["active", "disabled", "missing_key"]
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from engine.search.base import Result, SearchEngine
 
 if TYPE_CHECKING:
-    from engine.upstream import Upstream
+    from engine.upstream.client import Upstream
 
 
 class SearXNG(SearchEngine):

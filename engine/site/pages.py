@@ -21,10 +21,10 @@ from quart import Quart, Response, request, send_from_directory
 
 from engine.errors import GatewayError, MethodNotAllowed, NotFound
 from engine.front import render_error
-from engine.openapi import openapi_document
-from engine.render import Pages
 from engine.runtime import Runtime
-from engine.snapshot import Provider, Snapshot
+from engine.site.openapi import openapi_document
+from engine.snapshot.model import Provider, Snapshot
+from engine.snapshot.templates import Pages
 
 STATUS_PATH = "/_patchbay/status"
 STATIC_PREFIX = "/_patchbay/static/"
@@ -42,7 +42,7 @@ PageView = Callable[[Snapshot], Awaitable[Response]]
 
 def templates_dir() -> Path:
     """The packaged `engine/templates` (wheel installs), else `templates/` of the checkout."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # engine/
     for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / "index.html").is_file():
             return candidate

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.config import ConfigSource, resolve_env
+from engine.config.settings import Auth, ClientKey, SettingError, resolve_settings
 from engine.providers import KINDS
-from engine.render import MessageRenderer, compile_message
 from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
-from engine.settings import Auth, ClientKey, SettingError, resolve_settings
-from engine.snapshot import (
+from engine.snapshot.model import (
     Cooldown,
     ErrorTemplate,
     Model,
@@ -30,6 +29,7 @@ from engine.snapshot import (
     Snapshot,
     Target,
 )
+from engine.snapshot.templates import MessageRenderer, compile_message
 
 MODEL_TYPES = ("chat", "image", "embedding")
 

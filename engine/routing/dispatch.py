@@ -1,6 +1,6 @@
 """Request + snapshot -> the target that serves it: the one place routing policy runs.
 
-A plan's targets are tried in the order its strategy gives (engine/routing.py); each
+A plan's targets are tried in the order its strategy gives (engine/routing/strategies.py); each
 target gets `defaults.retries` extra attempts. Only failures before the first byte are
 retried, and only those the plan's `fallback_on` names; a client's own mistake (and any
 upstream 4xx but 429) never is.
@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from engine.deadlines import DeadlinePassed
+from engine.access.guard import check_model
 from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, UpstreamTimeout
-from engine.guard import check_model
-from engine.http import Request
+from engine.http.deadlines import DeadlinePassed
+from engine.http.messages import Request
 from engine.providers.base import Call, ProviderKind
-from engine.routing import backoff
-from engine.snapshot import ModelType, Plan, Policy, Target
+from engine.routing.strategies import backoff
+from engine.snapshot.model import ModelType, Plan, Policy, Target
 
 T = TypeVar("T")
 

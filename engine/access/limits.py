@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from engine.errors import RateLimited
-from engine.sse import payloads
+from engine.formats.sse import payloads
 
 log = logging.getLogger("patchbay.limits")
 
@@ -158,7 +158,7 @@ class Limiter:
             return self._memory
         if self._shared is None or self._shared[0] != redis_url:
             # Imported here so that redis is loaded only when a redis_url is configured.
-            from engine.redis_state import RedisCounters
+            from engine.stores.redis_store import RedisCounters
 
             await self.close()
             self._shared = (redis_url, RedisCounters(redis_url))

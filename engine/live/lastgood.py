@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import MAX_FILE_SIZE, ConfigInvalid, ConfigSource, read_sources, resolve_env
+from engine.config.settings import Settings
 from engine.config.yamlfile import parse_yaml
-from engine.settings import Settings
 
 log = logging.getLogger("patchbay.state")
 

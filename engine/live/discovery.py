@@ -15,8 +15,8 @@ from engine.errors import GatewayError
 from engine.providers import KINDS
 
 if TYPE_CHECKING:
-    from engine.reload import Reloader
-    from engine.upstream import Upstream
+    from engine.live.reload import Reloader
+    from engine.upstream.client import Upstream
 
 log = logging.getLogger("patchbay.discovery")
 

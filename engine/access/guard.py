@@ -13,11 +13,11 @@ import hashlib
 import hmac
 from fnmatch import fnmatchcase
 
+from engine.access.limits import Limiter, Quota, StreamTally, response_tokens, tallied
+from engine.config.settings import Auth, ClientKey, RateLimit
 from engine.errors import AuthenticationFailed, PermissionDenied
-from engine.http import Handler, Request, Response, Stream
-from engine.limits import Limiter, Quota, StreamTally, response_tokens, tallied
-from engine.settings import Auth, ClientKey, RateLimit
-from engine.snapshot import Plan
+from engine.http.messages import Handler, Request, Response, Stream
+from engine.snapshot.model import Plan
 
 # Probes, scrapes and the admin routes (which check the admin key) need no client key.
 OPEN_HANDLERS = ("health.", "metrics.", "admin.")

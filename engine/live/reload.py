@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.compile import UnknownDefaultProvider, compile_snapshot
 from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
+from engine.config.settings import LISTENER_SETTINGS, SettingError
 from engine.handlers import HANDLER_NAMES
-from engine.logs import configure_logging
+from engine.live.lastgood import LastGood, fallback_state_dir, state_dir_of
+from engine.observe.logs import configure_logging
 from engine.providers import KINDS
-from engine.render import TemplateInvalid
-from engine.settings import LISTENER_SETTINGS, SettingError
-from engine.snapshot import Snapshot
-from engine.state import LastGood, fallback_state_dir, state_dir_of
+from engine.snapshot.compile import UnknownDefaultProvider, compile_snapshot
+from engine.snapshot.model import Snapshot
+from engine.snapshot.templates import TemplateInvalid
 
 log = logging.getLogger("patchbay.reload")
 
@@ -227,8 +227,8 @@ class Reloader:
         self.status.restart_needed = changed
 
     async def watch(self, stop: asyncio.Event) -> None:
-        """Follow the directory until `stop` is set; see engine/watch.py for the events."""
-        from engine.watch import watch_directory
+        """Follow the directory until `stop` is set; see engine/live/watch.py for the events."""
+        from engine.live.watch import watch_directory
 
         await watch_directory(self, stop)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import watchfiles
 
-from engine.reload import Reloader, fingerprint
+from engine.live.reload import Reloader, fingerprint
 
 log = logging.getLogger("patchbay.watch")
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.response_schemas import SCHEMAS, SSE_EVENT, Schema
-from engine.snapshot import ModelType, Route, Snapshot
+from engine.site.response_schemas import SCHEMAS, SSE_EVENT, Schema
+from engine.snapshot.model import ModelType, Route, Snapshot
 
 SEARCH_QUERY = (
     {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "pattern": "\\S"}},

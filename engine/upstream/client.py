@@ -27,7 +27,7 @@ from engine.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from engine.sse import EventBlocks, EventParser
+from engine.formats.sse import EventBlocks, EventParser
 
 IMAGE_MAX_BYTES = 20 * 1024 * 1024
 IMAGE_TIMEOUT = 30.0  # seconds for one whole image fetch

@@ -13,7 +13,7 @@ from engine.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
-    from engine.snapshot import Snapshot
+    from engine.snapshot.model import Snapshot
 
 
 @dataclass(slots=True)

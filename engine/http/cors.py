@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from engine.errors import PermissionDenied, error_body
-from engine.http import Response
+from engine.http.messages import Response
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from engine.limits import CountersUnavailable
-from engine.snapshot import Cooldown
+from engine.access.limits import CountersUnavailable
+from engine.snapshot.model import Cooldown
 
 TIMEOUT = 1.0  # seconds to connect or to answer: a slow Redis must not stall requests
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from engine.errors import MethodNotAllowed, ModelNotFound, NotFound
 
 if TYPE_CHECKING:
+    from engine.config.settings import Settings
     from engine.providers.base import Adapter
     from engine.search import SearchEngine
-    from engine.settings import Settings
 
 ModelType = Literal["chat", "image", "embedding"]
 ProviderStatus = Literal["active", "disabled", "missing_key"]

@@ -3,7 +3,7 @@
 A plan's strategy decides the order its targets are tried in; a provider that failed
 `cooldown.failures` times within `cooldown.window` seconds is skipped for
 `cooldown.duration` seconds. Cooldowns live in a CooldownStore: this worker's memory,
-or Redis when `redis_url` is set (see engine/redis_state.py), so all workers agree.
+or Redis when `redis_url` is set (see engine/stores/redis_store.py), so all workers agree.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections import defaultdict, deque
 from typing import Protocol
 
-from engine.snapshot import Cooldown, Plan, Target
+from engine.snapshot.model import Cooldown, Plan, Target
 
 
 class CooldownStore(Protocol):
@@ -69,7 +69,7 @@ class Routing:
             return self._memory
         if self._shared is None or self._shared[0] != redis_url:
             # Imported here so that redis is loaded only when a redis_url is configured.
-            from engine.redis_state import RedisCooldowns
+            from engine.stores.redis_store import RedisCooldowns
 
             self._shared = (redis_url, RedisCooldowns(redis_url))
         return self._shared[1]

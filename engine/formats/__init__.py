@@ -1,0 +1,1 @@
+"""Wire formats: server-sent events and the shapes each inbound API speaks."""

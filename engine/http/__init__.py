@@ -1,0 +1,1 @@
+"""Inbound HTTP values and mechanics: request and response values, CORS, disconnects, deadlines."""

@@ -1,0 +1,1 @@
+"""Live reconfiguration: watch the files, rebuild the snapshot, swap it, keep the last good one."""

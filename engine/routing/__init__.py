@@ -1,0 +1,1 @@
+"""Which target serves a request: strategies, retries, fallbacks and cooldowns."""

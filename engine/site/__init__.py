@@ -1,0 +1,1 @@
+"""The pages and documents Patchbay serves about itself: landing page, docs, OpenAPI."""

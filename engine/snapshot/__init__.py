@@ -1,0 +1,1 @@
+"""The compiled, frozen view of the whole config, its compiler and its error templates."""

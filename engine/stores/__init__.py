@@ -1,0 +1,1 @@
+"""Counters and cooldowns, in this worker's memory or shared through Redis."""

@@ -1,0 +1,1 @@
+"""The one HTTP client to upstream providers and search engines."""
