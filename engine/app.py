@@ -10,7 +10,8 @@ from typing import Any
 from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import GatewayError, MethodNotAllowed, NotFound, error_body
+from engine.errors import GatewayError, MethodNotAllowed, NotFound
+from engine.formats import OPENAI
 from engine.front import Front
 from engine.observe.logs import configure_logging
 from engine.runtime import Runtime
@@ -51,7 +52,8 @@ def create_app(
             err = MethodNotAllowed(f"Method not allowed: {exc.description}")
         else:
             err = NotFound("No route matches this path.")
-        return Response(error_body(err), status=err.status, content_type="application/json")
+        body = OPENAI.error_body(err, err.message, err.type)
+        return Response(body, status=err.status, content_type="application/json")
 
     install_pages(app, runtime)
     # The API routes take the plain-ASGI front door; Quart serves what they do not match.

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.config import ConfigInvalid, read_sources
 from engine.config.settings import SettingError, check_given_settings
+from engine.handlers import WIRE_FORMATS
 from engine.live.reload import build_snapshot
 from engine.snapshot.model import Snapshot
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = _overrides(args) if args.command == "serve" else {}
     try:
         check_given_settings(environ, overrides)
-        snapshot = build_snapshot(read_sources(directory), environ, overrides)
+        snapshot = build_snapshot(read_sources(directory), WIRE_FORMATS, environ, overrides)
     except ConfigInvalid as invalid:
         if args.command == "serve":
             return _serve_or_fail(directory, environ, overrides, invalid)
@@ -98,7 +99,9 @@ def _serve_or_fail(
     from engine.live.reload import Reloader
 
     try:
-        snapshot = Reloader(directory, environ=environ, overrides=overrides).snapshot
+        snapshot = Reloader(
+            directory, handlers=WIRE_FORMATS, environ=environ, overrides=overrides
+        ).snapshot
     except ConfigInvalid:
         print(
             "patchbay: the configuration is invalid and no last good config can stand in:",

@@ -1,15 +1,13 @@
 """The GatewayError tree: every failure a client can see, with its status, type and code.
 
-Each class carries its HTTP status and OpenAI error `type` as class attributes; the one
-renderer, `error_body`, turns any of them into OpenAI's error JSON.
+Each class carries its HTTP status, error `type` and `code` as class attributes; the
+route's wire format (engine/formats) renders them in its own shape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
-
-import orjson
 
 
 class GatewayError(Exception):
@@ -128,21 +126,3 @@ class UpstreamTimeout(GatewayError):
     type = "api_error"
     code = "upstream_timeout"
     failure = "timeout"
-
-
-def error_payload(
-    err: GatewayError, message: str | None = None, type_: str | None = None
-) -> dict[str, Any]:
-    """OpenAI's error object for `err`; a routes.yaml template may override message and type."""
-    return {
-        "error": {
-            "message": err.message if message is None else message,
-            "type": err.type if type_ is None else type_,
-            "param": err.param,
-            "code": err.code,
-        }
-    }
-
-
-def error_body(err: GatewayError, message: str | None = None, type_: str | None = None) -> bytes:
-    return orjson.dumps(error_payload(err, message, type_))

@@ -18,13 +18,14 @@ from engine.errors import (
     RequestTimedOut,
     RequestTooLarge,
     UpstreamTimeout,
-    error_body,
 )
-from engine.formats.sse import DONE, error_event
+from engine.formats import WireFormat
+from engine.formats.sse import DONE
 from engine.http.cors import cors_gate
 from engine.http.deadlines import DeadlinePassed
 from engine.http.disconnect import DisconnectWatch
 from engine.http.messages import Request, Response, Stream
+from engine.http.rendering import render_error
 from engine.runtime import Runtime
 from engine.snapshot.model import RouteMatch, Snapshot
 
@@ -47,17 +48,6 @@ class BodyTooLarge(Exception):
 
 class ClientGone(Exception):
     """Internal signal: the client disconnected before its request was read."""
-
-
-def render_error(err: GatewayError, snapshot: Snapshot | None) -> Response:
-    """The one renderer: a GatewayError -> OpenAI's error JSON, via routes.yaml templates."""
-    template = snapshot.error_templates.get(err.code or "") if snapshot else None
-    headers = dict(err.headers)
-    if template is None:
-        return Response(error_body(err), err.status, headers)
-    context = {"message": err.message, "param": err.param, "code": err.code, **err.context}
-    payload = error_body(err, template.render(context), template.type)
-    return Response(payload, template.status, headers)
 
 
 class Front:
@@ -86,7 +76,7 @@ class Front:
         try:
             found = snapshot.routes.match(path, method)
         except GatewayError as err:
-            await self._send(send, render_error(err, snapshot), request_id, method)
+            await self._send(send, render_error(err, snapshot.error_templates), request_id, method)
             return
         if found is None:
             await self.fallback(scope, receive, _with_request_id(send, request_id))
@@ -94,7 +84,7 @@ class Front:
         watch = DisconnectWatch(receive)
         reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
         if isinstance(reply, Stream):
-            await self._stream(send, reply, request_id, watch)  # watched to its end
+            await self._stream(send, reply, request_id, watch, found.route.wire)
         else:
             watch.close()
             if reply is not None:  # None: the client hung up before its answer was ready
@@ -117,6 +107,7 @@ class Front:
     ) -> Response | Stream | None:
         """The handler's answer or the error's; None when the client hung up first."""
         settings = snapshot.settings
+        templates, wire = snapshot.error_templates, found.route.wire
         req: Request | None = None
         try:
             # request_timeout runs from arrival: a body that stops coming is bounded too.
@@ -136,7 +127,7 @@ class Front:
                 )
                 handler = self.runtime.handlers[found.route.handler]
                 # Client key and rate limits are applied around the handler.
-                return await self.runtime.guard.run(req, found.route.handler, handler, _peer(scope))
+                return await self.runtime.guard.run(req, found.route, handler, _peer(scope))
         except ClientGone:
             return None
         except asyncio.CancelledError:
@@ -145,13 +136,12 @@ class Front:
             raise  # a real cancellation (shutdown)
         except BodyTooLarge:
             limit = settings.max_request_size
-            return render_error(
-                RequestTooLarge(f"The request body exceeds {limit} bytes."), snapshot
-            )
+            too_large = RequestTooLarge(f"The request body exceeds {limit} bytes.")
+            return render_error(too_large, templates, wire)
         except DeadlinePassed:
-            return render_error(_timed_out(settings.request_timeout, req is None), snapshot)
+            return render_error(_timed_out(settings.request_timeout, req is None), templates, wire)
         except GatewayError as err:
-            return render_error(err, snapshot)
+            return render_error(err, templates, wire)
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
         """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
@@ -172,7 +162,7 @@ class Front:
         await send({"type": "http.response.body", "body": body})
 
     async def _stream(
-        self, send: Send, reply: Stream, request_id: str, watch: DisconnectWatch
+        self, send: Send, reply: Stream, request_id: str, watch: DisconnectWatch, wire: WireFormat
     ) -> None:
         """Relay events until done or until the client hangs up (the upstream is then
         closed at once)."""
@@ -183,7 +173,7 @@ class Front:
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         try:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-            await _relay(send, reply)
+            await _relay(send, reply, wire)
         except asyncio.CancelledError:
             if not watch.hung_up():
                 raise  # a real cancellation (shutdown), not the client leaving
@@ -192,7 +182,7 @@ class Front:
             await reply.events.aclose()  # type: ignore[attr-defined]
 
 
-async def _relay(send: Send, reply: Stream) -> None:
+async def _relay(send: Send, reply: Stream, wire: WireFormat) -> None:
     """Head, then events; the item that ends in `[DONE]` (a kind's last, see
     engine/providers/base.py) also ends the body, and a failure after the first byte
     becomes an error event that does."""
@@ -208,7 +198,7 @@ async def _relay(send: Send, reply: Stream) -> None:
                     break
                 await send({"type": "http.response.body", "body": events, "more_body": True})
     except GatewayError as err:
-        tail = error_event(err)
+        tail = wire.error_event(err)
     await send({"type": "http.response.body", "body": tail})
 
 

@@ -1,4 +1,8 @@
-"""The long-lived parts of one worker: the snapshot holder, the upstream client, handlers."""
+"""The long-lived parts of one worker: the snapshot holder, the upstream client, handlers.
+
+The Runtime is what handlers know as `Services` (engine/http/messages.py) and, through
+`live`, as `LiveConfig`; it starts the watcher and discovery and stops them.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,16 @@ from typing import Any
 from engine.access.guard import Guard
 from engine.access.limits import Limiter
 from engine.config.settings import check_given_settings
-from engine.handlers import handler_table
+from engine.handlers import WIRE_FORMATS, handler_table
 from engine.http.deadlines import Deadlines
-from engine.http.messages import Handler
+from engine.http.messages import Handler, LiveConfig
 from engine.live.discovery import Discovery
 from engine.live.reload import Reloader
+from engine.live.watch import watch_directory
 from engine.observe.metrics import Metrics
-from engine.routing.strategies import Routing
 from engine.snapshot.model import Snapshot
+from engine.stores.shared import SharedState
+from engine.stores.traffic import Traffic
 from engine.upstream.client import Upstream
 
 log = logging.getLogger("patchbay")
@@ -33,14 +39,18 @@ class Runtime:
         self, directory: Path, *, environ: Mapping[str, str], overrides: Mapping[str, Any]
     ) -> None:
         check_given_settings(environ, overrides)  # a bad PATCHBAY_* value is not a config error
-        self.reloader = Reloader(directory, environ=environ, overrides=overrides)
+        self.reloader = Reloader(
+            directory, handlers=WIRE_FORMATS, environ=environ, overrides=overrides
+        )
         self.upstream = Upstream()
         self.discovery = Discovery(self.reloader, self.upstream)
-        self.routing = Routing()
         self.handlers: Mapping[str, Handler] = handler_table()
         self.deadlines = Deadlines()  # request_timeout and the dispatch deadline
-        self.guard = Guard(Limiter())  # client keys and rate limits
+        self.state = SharedState()  # counters and cooldowns: memory, or Redis at redis_url
+        self.traffic = Traffic()  # what the routing strategies count in this worker
+        self.guard = Guard(Limiter(self.state))  # client keys and rate limits
         self.metrics = Metrics()
+        self.live: LiveConfig = _Live(self.reloader, self.discovery)
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -52,7 +62,7 @@ class Runtime:
         self._stop = asyncio.Event()
         await self.upstream.start()
         self._spawn(self.discovery.run(self._stop))
-        self._spawn(self.reloader.watch(self._stop))  # idles while watch.enabled is false
+        self._spawn(watch_directory(self.reloader, self._stop))  # idles while watch is off
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP re-reads the config in this worker without restarting it.
@@ -83,5 +93,28 @@ class Runtime:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self._tasks.clear()
         await self.upstream.close()
-        await self.guard.close()
-        await self.routing.close()
+        await self.state.close()
+
+
+class _Live:
+    """LiveConfig over this worker's reloader and discovery."""
+
+    def __init__(self, reloader: Reloader, discovery: Discovery) -> None:
+        self._reloader = reloader
+        self._discovery = discovery
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._reloader.snapshot
+
+    def status(self) -> dict[str, Any]:
+        return self._reloader.describe()
+
+    async def reload(self) -> str:
+        return await self._reloader.reload(force=True)
+
+    def reload_counts(self) -> Mapping[str, int]:
+        return self._reloader.status.reloads
+
+    def discovery_error(self, provider: str) -> str | None:
+        return self._discovery.errors.get(provider)

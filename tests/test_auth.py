@@ -186,12 +186,12 @@ def test_keys_never_reach_the_log(tmp_path: Path) -> None:
 def test_authenticate_reads_only_bearer_credentials() -> None:
     alice = ClientKey("alice", hashlib.sha256(ALICE.encode()).hexdigest())
     auth = Auth(required=True, keys=(alice,))
-    assert authenticate(f"Bearer {ALICE}", auth) == alice
-    assert authenticate(f"bearer   {ALICE} ", auth) == alice
+    assert authenticate({"authorization": f"Bearer {ALICE}"}, auth) == alice
+    assert authenticate({"authorization": f"bearer   {ALICE} "}, auth) == alice
     for header in (ALICE, f"Basic {ALICE}", None, "Bearer"):
         with pytest.raises(AuthenticationFailed, match="API key"):
-            authenticate(header, auth)
-    assert authenticate(f"Token {ALICE}", Auth(keys=(alice,))) is None
+            authenticate({"authorization": header} if header else {}, auth)
+    assert authenticate({"authorization": f"Token {ALICE}"}, Auth(keys=(alice,))) is None
 
 
 def test_models_list_shows_only_what_the_key_may_use(tmp_path: Path) -> None:

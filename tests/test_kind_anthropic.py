@@ -12,8 +12,7 @@ import pytest
 from engine.errors import GatewayError, RateLimited, UpstreamFailed, UpstreamRejected
 from engine.formats.sse import payloads
 from engine.providers.anthropic import Anthropic
-from engine.providers.base import Call
-from engine.snapshot.model import Model, Provider
+from engine.providers.base import Call, Model, Provider
 from engine.upstream.client import Upstream
 from tests.fakes.anthropic_server import API_KEY, FakeAnthropic
 

@@ -12,9 +12,8 @@ import pytest
 
 from engine.errors import InvalidRequest, UpstreamFailed, UpstreamRejected
 from engine.formats.sse import payloads
-from engine.providers.base import Call
+from engine.providers.base import Call, Model, Provider
 from engine.providers.pollinations import Pollinations, image_url, parse_size
-from engine.snapshot.model import Model, Provider
 from engine.upstream.client import Upstream
 from tests.fakes.pollinations_server import FakePollinations, png
 

@@ -23,11 +23,14 @@ from quart import Quart
 import tests.harness
 from engine import create_app
 from engine.access.guard import quota_for
-from engine.access.limits import Limiter, MemoryCounters, Quota, StreamTally
+from engine.access.limits import Limiter, Quota, StreamTally
 from engine.config.settings import ClientKey, RateLimit
 from engine.errors import RateLimited
+from engine.formats import OPENAI
 from engine.http.deadlines import DeadlinePassed, Deadlines
 from engine.runtime import Runtime
+from engine.stores.memory import MemoryCounters
+from engine.stores.shared import SharedState
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 
@@ -73,7 +76,7 @@ def test_memory_counters_expire_after_their_ttl() -> None:
 
 def test_rpm_counts_requests_per_minute(store: str | None) -> None:
     clock = Clock()
-    limiter = Limiter(clock)
+    limiter = Limiter(SharedState(), clock)
     quota = Quota("key:alice", rpm=2, tpm=None)
 
     async def scenario() -> None:
@@ -90,13 +93,13 @@ def test_rpm_counts_requests_per_minute(store: str | None) -> None:
             clock.now += 50  # the next minute
             assert (await limiter.admit(quota, store))["x-ratelimit-remaining-requests"] == "1"
         finally:
-            await limiter.close()
+            await limiter.state.close()
 
     asyncio.run(scenario())
 
 
 def test_tpm_refuses_once_the_minute_used_its_tokens(store: str | None) -> None:
-    limiter = Limiter(Clock())
+    limiter = Limiter(SharedState(), Clock())
     quota = Quota("ip:10.0.0.1", rpm=None, tpm=100)
 
     async def scenario() -> None:
@@ -109,14 +112,14 @@ def test_tpm_refuses_once_the_minute_used_its_tokens(store: str | None) -> None:
             with pytest.raises(RateLimited, match="100 tokens per minute"):
                 await limiter.admit(quota, store)
         finally:
-            await limiter.close()
+            await limiter.state.close()
 
     asyncio.run(scenario())
 
 
 def test_redis_counters_are_shared_between_limiters(redis_url: str) -> None:
     clock = Clock()
-    worker_a, worker_b = Limiter(clock), Limiter(clock)
+    worker_a, worker_b = Limiter(SharedState(), clock), Limiter(SharedState(), clock)
     quota = Quota("key:alice", rpm=2, tpm=None)
 
     async def scenario() -> None:
@@ -126,14 +129,14 @@ def test_redis_counters_are_shared_between_limiters(redis_url: str) -> None:
             with pytest.raises(RateLimited):
                 await worker_a.admit(quota, redis_url)
         finally:
-            await worker_a.close()
-            await worker_b.close()
+            await worker_a.state.close()
+            await worker_b.state.close()
 
     asyncio.run(scenario())
 
 
 def test_an_unreachable_redis_leaves_requests_unlimited() -> None:
-    limiter = Limiter(Clock())
+    limiter = Limiter(SharedState(), Clock())
     down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
 
     async def scenario() -> None:
@@ -141,7 +144,7 @@ def test_an_unreachable_redis_leaves_requests_unlimited() -> None:
             for _ in range(3):
                 assert await limiter.admit(Quota("key:a", rpm=1, tpm=None), down) == {}
         finally:
-            await limiter.close()
+            await limiter.state.close()
 
     asyncio.run(scenario())
 
@@ -155,7 +158,7 @@ def test_quota_prefers_the_keys_own_limits_and_limits_anonymous_clients_per_addr
 
 
 def test_stream_tally_prefers_reported_usage_over_the_estimate() -> None:
-    tally = StreamTally(b"x" * 40)
+    tally = StreamTally(b"x" * 40, OPENAI)
     tally.see(b'data: {"choices": [{"delta": {"content": "abcdefgh"}}]}\n\n')
     assert tally.tokens == 10 + 2
     usage = b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}\n\n'
@@ -166,7 +169,7 @@ def test_stream_tally_prefers_reported_usage_over_the_estimate() -> None:
 
 
 def test_stream_tally_reads_batches_of_events_and_tool_arguments() -> None:
-    tally = StreamTally(b"")
+    tally = StreamTally(b"", OPENAI)
     call = {"function": {"arguments": '{"city": "Oslo"}'}}
     chunks = [
         {"choices": [{"delta": {"content": "abcd"}}]},

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from engine.formats import OPENAI
 from engine.formats.sse import EventBlocks, EventParser, blocks, is_done, is_error, payloads
-from engine.snapshot.model import Provider
+from engine.providers.base import Provider
 
 
 def test_event_blocks_cut_after_the_last_complete_event() -> None:
@@ -113,7 +114,7 @@ def test_the_item_with_done_ends_the_body_in_the_same_message() -> None:
         async def send(message: dict[str, Any]) -> None:
             sent.append((message["body"], message.get("more_body", False)))
 
-        await _relay(send, Stream(head, events()))
+        await _relay(send, Stream(head, events()), OPENAI)
         return sent
 
     assert asyncio.run(relayed(b"data: 1\n\n")) == [

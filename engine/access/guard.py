@@ -11,32 +11,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
 from engine.access.limits import Limiter, Quota, StreamTally, response_tokens, tallied
 from engine.config.settings import Auth, ClientKey, RateLimit
 from engine.errors import AuthenticationFailed, PermissionDenied
+from engine.formats import OPENAI, WireFormat
 from engine.http.messages import Handler, Request, Response, Stream
-from engine.snapshot.model import Plan
+from engine.snapshot.model import Plan, Route
 
 # Probes, scrapes and the admin routes (which check the admin key) need no client key.
 OPEN_HANDLERS = ("health.", "metrics.", "admin.")
 
 
-def authenticate(authorization: str | None, auth: Auth) -> ClientKey | None:
-    """The client key sent as `Authorization: Bearer <key>`, or None for an anonymous client.
+def authenticate(
+    headers: Mapping[str, str], auth: Auth, wire: WireFormat = OPENAI
+) -> ClientKey | None:
+    """The client key the request carries in `wire`'s header(s), or None for an anonymous
+    client.
 
     Raises AuthenticationFailed when `auth.required` and the key is missing or unknown;
     when auth is optional an unknown key is simply anonymous (SDKs always send one).
     """
-    scheme, _, token = (authorization or "").partition(" ")
-    key = _find(token.strip(), auth.keys) if scheme.lower() == "bearer" else None
+    token = wire.credential(headers)
+    key = _find(token, auth.keys) if token else None
     if key is None and auth.required:
-        message = (
-            "Incorrect API key provided."
-            if token
-            else "Missing API key: send it as 'Authorization: Bearer <key>'."
-        )
+        message = "Incorrect API key provided." if token else wire.missing_credential()
         raise AuthenticationFailed(message, headers={"WWW-Authenticate": "Bearer"})
     return key
 
@@ -58,7 +59,7 @@ def may_use(req: Request, name: str, plan: Plan) -> bool:
     A key with no `models` list may use every model. Otherwise the name asked for must
     match one of its patterns or aliases, or every model the name resolves to must.
     """
-    key = _key_of(req)
+    key = req.client
     if key is None or not key.models:
         return True
     return _allowed(name, key.models) or all(
@@ -66,16 +67,12 @@ def may_use(req: Request, name: str, plan: Plan) -> bool:
     )
 
 
-def _key_of(req: Request) -> ClientKey | None:
-    return next((k for k in req.snapshot.settings.auth.keys if k.name == req.client_key), None)
-
-
 def check_model(req: Request, name: str, plan: Plan) -> None:
     """Raise PermissionDenied unless the request's key may use `name` (see `may_use`)."""
     if may_use(req, name, plan):
         return
     raise PermissionDenied(
-        f"The API key '{req.client_key}' is not allowed to use the model '{name}'.",
+        f"The API key '{req.client.name if req.client else ''}' is not allowed to use the model '{name}'.",
         param="model",
         code="model_not_allowed",
     )
@@ -102,15 +99,15 @@ class Guard:
         self.limiter = limiter
 
     async def run(
-        self, req: Request, handler_name: str, handler: Handler, peer: str | None
+        self, req: Request, route: Route, handler: Handler, peer: str | None
     ) -> Response | Stream:
         settings = req.snapshot.settings
         auth, defaults = settings.auth, settings.rate_limit
         guarded = auth.required or auth.keys or defaults.rpm or defaults.tpm
-        if not guarded or handler_name.startswith(OPEN_HANDLERS):
+        if not guarded or route.handler.startswith(OPEN_HANDLERS):
             return await handler(req)
-        key = authenticate(req.headers.get("authorization"), auth)
-        req.client_key = key.name if key is not None else None
+        key = authenticate(req.headers, auth, route.wire)
+        req.client = key
         quota = quota_for(key, defaults, peer)
         if quota is None:
             return await handler(req)
@@ -118,22 +115,21 @@ class Guard:
         reply = await handler(req)
         reply.headers.update(headers)
         if quota.tpm:
-            await self._charge(req, reply, quota)
+            await self._charge(req, reply, quota, route.wire)
         return reply
 
-    async def _charge(self, req: Request, reply: Response | Stream, quota: Quota) -> None:
+    async def _charge(
+        self, req: Request, reply: Response | Stream, quota: Quota, wire: WireFormat
+    ) -> None:
         """Charge a JSON answer's tokens now, a stream's when it ends."""
         redis_url = req.snapshot.settings.redis_url
         if isinstance(reply, Response):
-            await self.limiter.charge(quota, response_tokens(reply.body), redis_url)
+            await self.limiter.charge(quota, response_tokens(reply.body, wire), redis_url)
             return
 
         async def charge(tokens: int) -> None:
             await self.limiter.charge(quota, tokens, redis_url)
 
-        tally = StreamTally(req.body)
+        tally = StreamTally(req.body, wire)
         tally.see(reply.head)  # already received: sent before the events
         reply.events = tallied(reply.events, tally, charge)
-
-    async def close(self) -> None:
-        await self.limiter.close()

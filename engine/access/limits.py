@@ -16,61 +16,19 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import orjson
 
 from engine.errors import RateLimited
+from engine.formats import WireFormat
 from engine.formats.sse import payloads
+from engine.stores.base import CountersUnavailable
+from engine.stores.shared import SharedState
 
 log = logging.getLogger("patchbay.limits")
 
 WINDOW = 60  # seconds: rpm and tpm are per minute
 BYTES_PER_TOKEN = 4  # rough English-text ratio, used only when no usage is reported
-
-
-class CountersUnavailable(Exception):
-    """The shared counter store did not answer; limits are skipped until it does."""
-
-
-class Counters(Protocol):
-    """A store of integer counters that expire; shared or per process."""
-
-    async def add(self, increments: Mapping[str, int], ttl: int) -> list[int]:
-        """Add each amount to its key and return the totals, in order.
-
-        A missing key starts at 0 and expires `ttl` seconds after it was created.
-        Raises CountersUnavailable when the store cannot be reached.
-        """
-        ...
-
-    async def close(self) -> None: ...
-
-
-class MemoryCounters:
-    """Counters in this process: exact for one worker, per worker for several."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._counts: dict[str, tuple[int, float]] = {}  # key -> (total, expires at)
-        self._sweep_at = 0.0
-
-    async def add(self, increments: Mapping[str, int], ttl: int) -> list[int]:
-        now = self._clock()
-        if now >= self._sweep_at:
-            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
-            self._sweep_at = now + ttl
-        totals = []
-        for key, amount in increments.items():
-            total, expires = self._counts.get(key, (0, 0.0))
-            if expires <= now:
-                total, expires = 0, now + ttl
-            self._counts[key] = (total + amount, expires)
-            totals.append(total + amount)
-        return totals
-
-    async def close(self) -> None:
-        self._counts.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +47,9 @@ class Limiter:
     and a changed limit applies to the minute already under way.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: SharedState, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self._memory = MemoryCounters()
-        self._shared: tuple[str, Counters] | None = None
+        self.state = state
         self._failing = False
 
     async def admit(self, quota: Quota, redis_url: str | None) -> dict[str, str]:
@@ -129,18 +86,13 @@ class Limiter:
         if tokens > 0:
             await self._add({self._keys(quota.who, self.clock())[1]: tokens}, redis_url)
 
-    async def close(self) -> None:
-        if self._shared is not None:
-            await self._shared[1].close()
-            self._shared = None
-
     def _keys(self, who: str, now: float) -> tuple[str, str]:
         minute = int(now // WINDOW)
         return f"patchbay:limit:{who}:rpm:{minute}", f"patchbay:limit:{who}:tpm:{minute}"
 
     async def _add(self, increments: Mapping[str, int], redis_url: str | None) -> list[int] | None:
         """Totals after adding; None when the shared store is down (limits fail open)."""
-        counters = await self._counters(redis_url)
+        counters = await self.state.counters(redis_url)
         try:
             totals = await counters.add(increments, 2 * WINDOW)
         except CountersUnavailable as exc:
@@ -153,17 +105,6 @@ class Limiter:
             self._failing = False
         return totals
 
-    async def _counters(self, redis_url: str | None) -> Counters:
-        if redis_url is None:
-            return self._memory
-        if self._shared is None or self._shared[0] != redis_url:
-            # Imported here so that redis is loaded only when a redis_url is configured.
-            from engine.stores.redis_store import RedisCounters
-
-            await self.close()
-            self._shared = (redis_url, RedisCounters(redis_url))
-        return self._shared[1]
-
 
 def _limited(what: str, who: str, now: float) -> RateLimited:
     retry_after = max(1, math.ceil((int(now // WINDOW) + 1) * WINDOW - now))
@@ -174,30 +115,20 @@ def _limited(what: str, who: str, now: float) -> RateLimited:
     )
 
 
-def usage_tokens(usage: Any) -> int | None:
-    """prompt + completion tokens of an OpenAI `usage` object (else its total); None if absent."""
-    if not isinstance(usage, dict):
-        return None
-    parts = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
-    if any(isinstance(p, int) for p in parts):
-        return sum(p for p in parts if isinstance(p, int))
-    total = usage.get("total_tokens")
-    return total if isinstance(total, int) else None
-
-
-def response_tokens(body: bytes) -> int:
-    """The tokens a JSON answer reports in `usage`; 0 for answers without one (e.g. images)."""
+def response_tokens(body: bytes, wire: WireFormat) -> int:
+    """The tokens a JSON answer reports; 0 for answers without usage (e.g. images)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return 0
-    return (usage_tokens(data.get("usage")) if isinstance(data, dict) else None) or 0
+    return (wire.usage_tokens(data) if isinstance(data, dict) else None) or 0
 
 
 class StreamTally:
     """The tokens of a streamed answer: its usage chunk when one passes, else an estimate."""
 
-    def __init__(self, request_body: bytes) -> None:
+    def __init__(self, request_body: bytes, wire: WireFormat) -> None:
+        self.wire = wire
         self.prompt_estimate = math.ceil(len(request_body) / BYTES_PER_TOKEN)
         self.text_chars = 0
         self.reported: int | None = None
@@ -213,31 +144,19 @@ class StreamTally:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return
-        reported = usage_tokens(chunk.get("usage"))
+        if not isinstance(chunk, dict):
+            return
+        reported = self.wire.usage_tokens(chunk)
         if reported is not None:
             self.reported = reported
             return
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") if isinstance(choice, dict) else None
-            if isinstance(delta, dict):
-                self.text_chars += _delta_chars(delta)
+        self.text_chars += self.wire.generated_chars(chunk)
 
     @property
     def tokens(self) -> int:
         if self.reported is not None:
             return self.reported
         return self.prompt_estimate + math.ceil(self.text_chars / BYTES_PER_TOKEN)
-
-
-def _delta_chars(delta: dict[str, Any]) -> int:
-    """Characters of generated text in a chunk's delta: content and tool-call arguments."""
-    content = delta.get("content")
-    chars = len(content) if isinstance(content, str) else 0
-    for call in delta.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        arguments = function.get("arguments") if isinstance(function, dict) else None
-        chars += len(arguments) if isinstance(arguments, str) else 0
-    return chars
 
 
 async def tallied(

@@ -1,1 +1,17 @@
-"""Wire formats: server-sent events and the shapes each inbound API speaks."""
+"""Wire formats: server-sent events and the shapes each inbound API speaks.
+
+FORMATS is the registry a route's handler picks its format from by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from engine.formats.base import WireFormat
+from engine.formats.openai import OpenAIFormat
+from engine.registry import registry
+
+FORMATS: Mapping[str, WireFormat] = registry((OpenAIFormat(),), lambda f: f.name, "wire format")
+OPENAI: WireFormat = FORMATS["openai"]
+
+__all__ = ["FORMATS", "OPENAI", "WireFormat"]

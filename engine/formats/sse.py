@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.errors import GatewayError, error_body
-
 DONE = b"data: [DONE]\n\n"
 DONE_MARKERS = (b"data: [DONE]", b"data:[DONE]")  # how a stream's last event begins
 
@@ -13,11 +11,6 @@ DONE_MARKERS = (b"data: [DONE]", b"data:[DONE]")  # how a stream's last event be
 def frame(data: bytes) -> bytes:
     """One `data:` event carrying a JSON payload (JSON never contains a raw newline)."""
     return b"data: " + data + b"\n\n"
-
-
-def error_event(err: GatewayError) -> bytes:
-    """The event that reports a failure after the stream has started."""
-    return frame(error_body(err))
 
 
 def payloads(framed: bytes) -> list[bytes]:

@@ -1,8 +1,13 @@
-"""The handler table: names that routes.yaml may use, one module per API family."""
+"""The handler table: names that routes.yaml may use, one module per API family.
+
+Each entry says how to make the handler and which inbound wire format it speaks
+(engine/formats); names and formats are known without building any handler.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from engine.handlers import admin, health, metrics, models, search
@@ -12,25 +17,39 @@ from engine.handlers.images import ImageGenerations
 from engine.http.messages import Handler
 
 
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    make: Callable[[], Handler]  # handlers may compile schemas: built once per worker
+    wire: str = "openai"
+
+
+def _plain(handler: Handler) -> Callable[[], Handler]:
+    return lambda: handler
+
+
+HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
+    {
+        "chat.completions": HandlerSpec(ChatCompletions),
+        "embeddings.create": HandlerSpec(Embeddings),
+        "images.generations": HandlerSpec(ImageGenerations),
+        "models.list": HandlerSpec(_plain(models.list_models)),
+        "models.get": HandlerSpec(_plain(models.get_model)),
+        "providers.list": HandlerSpec(_plain(models.list_providers)),
+        "search.query": HandlerSpec(_plain(search.query)),
+        "search.providers": HandlerSpec(_plain(search.list_engines)),
+        "health.live": HandlerSpec(_plain(health.live)),
+        "health.ready": HandlerSpec(_plain(health.ready)),
+        "metrics.scrape": HandlerSpec(_plain(metrics.scrape)),
+        "admin.reload": HandlerSpec(_plain(admin.reload)),
+        "admin.config": HandlerSpec(_plain(admin.config)),
+    }
+)
+HANDLER_NAMES = frozenset(HANDLERS)
+WIRE_FORMATS: Mapping[str, str] = MappingProxyType(
+    {name: spec.wire for name, spec in HANDLERS.items()}
+)
+
+
 def handler_table() -> Mapping[str, Handler]:
-    """A fresh read-only table (handlers may hold compiled schemas)."""
-    return MappingProxyType(
-        {
-            "chat.completions": ChatCompletions(),
-            "embeddings.create": Embeddings(),
-            "images.generations": ImageGenerations(),
-            "models.list": models.list_models,
-            "models.get": models.get_model,
-            "providers.list": models.list_providers,
-            "search.query": search.query,
-            "search.providers": search.list_engines,
-            "health.live": health.live,
-            "health.ready": health.ready,
-            "metrics.scrape": metrics.scrape,
-            "admin.reload": admin.reload,
-            "admin.config": admin.config,
-        }
-    )
-
-
-HANDLER_NAMES = frozenset(handler_table())
+    """A fresh read-only table of built handlers."""
+    return MappingProxyType({name: spec.make() for name, spec in HANDLERS.items()})

@@ -23,8 +23,7 @@ def _require_admin(req: Request) -> None:
 
 async def reload(req: Request) -> Response:
     _require_admin(req)
-    reloader = req.runtime.reloader
-    outcome = await reloader.reload(force=True)
+    outcome = await req.services.live.reload()
     # A rejected edit is not a failed call: the outcome and last_error say what happened.
     return Response.json({"outcome": outcome, **_status(req)})
 
@@ -36,20 +35,14 @@ async def config(req: Request) -> Response:
 
 def _status(req: Request) -> dict[str, object]:
     """The active snapshot's identity and the reloader's last word; never a secret."""
-    runtime = req.runtime
-    snapshot = runtime.snapshot  # the live one, which a reload may just have replaced
-    status = runtime.reloader.status
+    live = req.services.live
+    status = live.status()
+    snapshot = live.snapshot  # the live one, which a reload may just have replaced
     return {
         "config_hash": snapshot.hash,
         "pid": os.getpid(),  # which worker answered, with --workers N
         "loaded_at": snapshot.loaded_at,
         "sources": list(snapshot.sources),
-        "config_dir": str(runtime.reloader.directory),
-        "serving_last_good": status.from_last_good,
-        "last_error": status.last_error or None,
-        "last_error_at": status.last_error_at,
-        "last_attempt_at": status.last_attempt_at,
-        "restart_needed": status.restart_needed,
-        "reloads": status.reloads,
+        **status,
         "providers": {name: p.status for name, p in snapshot.providers.items()},
     }

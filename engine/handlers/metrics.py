@@ -7,6 +7,6 @@ from engine.observe.metrics import CONTENT_TYPE
 
 
 async def scrape(req: Request) -> Response:
-    runtime = req.runtime
-    body = runtime.metrics.scrape(runtime.reloader.status.reloads)
+    services = req.services
+    body = services.metrics.scrape(services.live.reload_counts())
     return Response(body, content_type=CONTENT_TYPE)

@@ -20,7 +20,7 @@ def _visible(req: Request) -> list[str]:
     """The served ids this request's client key may use (all of them without a key)."""
     snapshot = req.snapshot
     ids = snapshot.model_ids()
-    if req.client_key is None:
+    if req.client is None:
         return ids
     return [m for m in ids if may_use(req, m, snapshot.plans[m])]
 
@@ -43,9 +43,11 @@ async def get_model(req: Request) -> Response:
 
 
 async def list_providers(req: Request) -> Response:
-    errors = req.runtime.discovery.errors
+    live = req.services.live
     data = [
-        {**p.public(), "discovery_error": errors.get(p.name)} if p.discover else p.public()
+        {**p.public(), "discovery_error": live.discovery_error(p.name)}
+        if p.discover
+        else p.public()
         for p in req.snapshot.providers.values()
     ]
     return Response.json({"object": "list", "data": data})

@@ -36,7 +36,7 @@ async def query(req: Request) -> Response:
         raise InvalidRequest("Missing required parameter: 'q'.", param="q")
     count = _count(params.get("count"))
     engine = req.snapshot.search.engine(params.get("engine") or None)
-    results = await engine.search(req.runtime.upstream, text, count)
+    results = await engine.search(req.services.upstream, text, count)
     return Response.json(
         {
             "object": "list",

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from engine.errors import PermissionDenied, error_body
+from engine.errors import PermissionDenied
 from engine.http.messages import Response
+from engine.http.rendering import render_error
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -75,7 +76,7 @@ def _preflight(grant: list[tuple[bytes, bytes]], requested: bytes | None) -> Res
         err = PermissionDenied(
             "This origin is not allowed by cors_origins.", code="cors_origin_not_allowed"
         )
-        return Response(error_body(err), err.status)
+        return render_error(err)
     headers = {k.decode(): v.decode("latin-1") for k, v in grant}
     headers["access-control-allow-methods"] = ALLOW_METHODS
     if requested:

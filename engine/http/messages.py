@@ -1,19 +1,66 @@
-"""The request and response values handlers see; no framework types cross this line."""
+"""The request and response values handlers see; no framework types cross this line.
+
+`Services` is what a handler may use of the worker that runs it. The runtime provides
+it; this module names only the parts, so nothing here depends on the runtime.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import orjson
 
+from engine.config.settings import ClientKey
 from engine.errors import InvalidRequest
+from engine.http.deadlines import Deadlines
+from engine.observe.metrics import Metrics
+from engine.snapshot.model import Snapshot
+from engine.stores.shared import SharedState
+from engine.stores.traffic import Traffic
+from engine.upstream.client import Upstream
 
-if TYPE_CHECKING:
-    from engine.runtime import Runtime
-    from engine.snapshot.model import Snapshot
+
+class LiveConfig(Protocol):
+    """What handlers may ask of live reconfiguration (engine/live answers)."""
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot serving now (a request keeps the one it started with)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """The reloader's last word for /admin/config (never a secret)."""
+        ...
+
+    async def reload(self) -> str:
+        """Re-read the files now; the outcome: applied, unchanged or rejected."""
+        ...
+
+    def reload_counts(self) -> Mapping[str, int]: ...
+
+    def discovery_error(self, provider: str) -> str | None:
+        """Why `models: discover` last failed for `provider`, if it did."""
+        ...
+
+
+class Services(Protocol):
+    """The long-lived parts of one worker that handlers and dispatch use."""
+
+    @property
+    def upstream(self) -> Upstream: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def deadlines(self) -> Deadlines: ...
+    @property
+    def state(self) -> SharedState: ...
+    @property
+    def traffic(self) -> Traffic: ...
+    @property
+    def live(self) -> LiveConfig: ...
 
 
 @dataclass(slots=True)
@@ -27,9 +74,9 @@ class Request:
     body: bytes
     params: Mapping[str, str]
     snapshot: Snapshot
-    runtime: Runtime
+    services: Services
     request_id: str
-    client_key: str | None = None  # name of the authenticated client key, if any
+    client: ClientKey | None = None  # the authenticated client key, set once by the guard
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; anything else is a 400."""

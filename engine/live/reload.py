@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
 from engine.config.settings import LISTENER_SETTINGS, SettingError
-from engine.handlers import HANDLER_NAMES
 from engine.live.lastgood import LastGood, fallback_state_dir, state_dir_of
 from engine.observe.logs import configure_logging
 from engine.providers import KINDS
@@ -33,15 +32,24 @@ VANISHED = "for the defaults, leave the file with only a comment in it"
 
 def build_snapshot(
     source: ConfigSource,
+    handlers: Mapping[str, str],
     environ: Mapping[str, str],
     overrides: Mapping[str, Any],
     discovered: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Snapshot:
-    """Validate and compile `source`; every way it can be wrong is a ConfigInvalid."""
-    data = load_config(source, handlers=HANDLER_NAMES, kinds=KINDS.keys())
+    """Validate and compile `source`; every way it can be wrong is a ConfigInvalid.
+
+    `handlers` maps each handler name routes.yaml may use to its inbound wire format.
+    """
+    data = load_config(source, handlers=frozenset(handlers), kinds=KINDS.keys())
     try:
         return compile_snapshot(
-            source, data, environ=environ, overrides=overrides, discovered=discovered
+            source,
+            data,
+            environ=environ,
+            overrides=overrides,
+            discovered=discovered,
+            wire_formats=handlers,
         )
     except UnknownDefaultProvider as exc:
         raise ConfigInvalid([Problem("providers.yaml", 1, 1, str(exc))]) from None
@@ -82,10 +90,12 @@ class Reloader:
         self,
         directory: Path,
         *,
+        handlers: Mapping[str, str],
         environ: Mapping[str, str],
         overrides: Mapping[str, Any],
     ) -> None:
         self.directory = directory
+        self.handlers = handlers
         self.environ = environ
         self.overrides = overrides
         self.status = ReloadStatus()
@@ -105,14 +115,14 @@ class Reloader:
         """The files on disk, else (loudly) the last good config, else the errors."""
         try:
             source = read_sources(self.directory)
-            return build_snapshot(source, self.environ, self.overrides), source
+            return build_snapshot(source, self.handlers, self.environ, self.overrides), source
         except ConfigInvalid as invalid:
             state_dir = fallback_state_dir(self.directory, self.environ, self.overrides)
             stored = LastGood(state_dir).load()
             if stored is None:
                 raise
             try:
-                snapshot = build_snapshot(stored, self.environ, self.overrides)
+                snapshot = build_snapshot(stored, self.handlers, self.environ, self.overrides)
             except ConfigInvalid:
                 raise invalid from None  # the files' problems are the ones to fix
             self._record(invalid, None)
@@ -152,7 +162,9 @@ class Reloader:
             if source.hash == self._rejected and not force:
                 return self._counted("unchanged")  # the same bad bytes: the error stands
             self._refuse_vanished(source)
-            fresh = build_snapshot(source, self.environ, self.overrides, self.discovered)
+            fresh = build_snapshot(
+                source, self.handlers, self.environ, self.overrides, self.discovered
+            )
         except ConfigInvalid as invalid:
             if source is None:
                 self.last_read = str(invalid)
@@ -226,11 +238,18 @@ class Reloader:
             log.warning("%s changed in config: it takes effect after a restart", name)
         self.status.restart_needed = changed
 
-    async def watch(self, stop: asyncio.Event) -> None:
-        """Follow the directory until `stop` is set; see engine/live/watch.py for the events."""
-        from engine.live.watch import watch_directory
-
-        await watch_directory(self, stop)
+    def describe(self) -> dict[str, Any]:
+        """The reloader's last word for /admin/config; never a secret."""
+        status = self.status
+        return {
+            "config_dir": str(self.directory),
+            "serving_last_good": status.from_last_good,
+            "last_error": status.last_error or None,
+            "last_error_at": status.last_error_at,
+            "last_attempt_at": status.last_attempt_at,
+            "restart_needed": status.restart_needed,
+            "reloads": status.reloads,
+        }
 
 
 def fingerprint(directory: Path) -> str:

@@ -11,15 +11,52 @@ raises a GatewayError instead, which the client gets as an error event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 from engine.errors import InvalidRequest, UpstreamFailed
+from engine.upstream.client import Upstream
 
-if TYPE_CHECKING:
-    from engine.snapshot.model import Model, Provider
-    from engine.upstream.client import Upstream
+ProviderStatus = Literal["active", "disabled", "missing_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """One upstream model a provider serves."""
+
+    id: str
+    type: str = "chat"  # a name in engine/modeltypes.py MODEL_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider as declared in providers.yaml, with its secret resolved."""
+
+    name: str
+    kind: str
+    status: ProviderStatus
+    base_url: str
+    api_key: str | None = field(repr=False)
+    timeout: float
+    models: Mapping[str, Model]
+    discover: bool = False
+    local: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def public(self) -> dict[str, Any]:
+        """What `/v1/providers` may show: never the key, never a URL with credentials."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "models": [m.id for m in self.models.values()] if self.active else [],
+            "discover": self.discover,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +76,6 @@ class ProviderKind:
     """Base of every adapter; an API family a kind does not speak answers 400."""
 
     name: ClassVar[str]
-    needs_key: ClassVar[bool] = True
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
@@ -75,7 +111,3 @@ def model_ids(listing: Any, provider: str) -> list[str]:
         raise UpstreamFailed(
             f"Provider '{provider}' sent a model list without data[].id."
         ) from None
-
-
-# The name a provider kind is registered under is its `name` class attribute.
-Adapter = ProviderKind

@@ -72,7 +72,6 @@ class Echo(ProviderKind):
     """Replies with what it was sent; streams the reply word by word."""
 
     name = "echo"
-    needs_key = False
 
     async def chat(self, call: Call) -> bytes:
         reply, finish = echo_reply(call.body)

@@ -8,8 +8,7 @@ from typing import Any
 import orjson
 
 from engine.formats.sse import DONE, DONE_MARKERS, blocks, is_done, is_error, payloads
-from engine.providers.base import Call, ProviderKind, model_ids
-from engine.snapshot.model import Provider
+from engine.providers.base import Call, Provider, ProviderKind, model_ids
 from engine.upstream.client import Upstream, UpstreamResponse, upstream_error_from_event
 
 
@@ -17,7 +16,6 @@ class OpenAICompatible(ProviderKind):
     """OpenAI, Groq, OpenRouter, Together, DeepSeek, Mistral, Ollama, vLLM, llama.cpp, ..."""
 
     name = "openai"
-    needs_key = False  # local servers (Ollama, vLLM) take none; a declared key must resolve
 
     def __init__(self, provider: Provider) -> None:
         super().__init__(provider)

@@ -102,7 +102,6 @@ class Pollinations(ProviderKind):
     """Pollinations.ai: chat relayed as OpenAI, images fetched by URL. No key needed."""
 
     name = "pollinations"
-    needs_key = False
 
     @property
     def text_url(self) -> str:

@@ -19,8 +19,8 @@ from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, Ups
 from engine.http.deadlines import DeadlinePassed
 from engine.http.messages import Request
 from engine.providers.base import Call, ProviderKind
-from engine.routing.strategies import backoff
-from engine.snapshot.model import ModelType, Plan, Policy, Target
+from engine.routing.strategies import backoff, order
+from engine.snapshot.model import Plan, Policy, Target
 
 T = TypeVar("T")
 
@@ -40,13 +40,13 @@ class Served:
         }
 
 
-def plan_for(req: Request, body: dict[str, Any], model_type: ModelType) -> Plan:
+def plan_for(req: Request, body: dict[str, Any], model_type: str) -> Plan:
     """Resolve the body's `model` on the request's snapshot."""
     name = body.get("model")
     if not isinstance(name, str) or not name:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
     plan = req.snapshot.resolve(name, model_type)
-    if req.client_key is not None:
+    if req.client is not None:
         check_model(req, name, plan)  # the client key's model allow-list
     return plan
 
@@ -63,15 +63,15 @@ async def dispatch(
     jittered backoff; everything together stays inside `defaults.deadline`.
     """
     policy = req.snapshot.policy
-    routing = req.runtime.routing
-    cooldowns = routing.cooldowns(req.snapshot.settings.redis_url)
-    metrics = req.runtime.metrics
+    services = req.services
+    cooldowns = await services.state.cooldowns(req.snapshot.settings.redis_url)
+    metrics = services.metrics
     attempts = 0
     last: GatewayError | None = None
     cooling_for = 0.0
     try:
-        with req.runtime.deadlines.within(policy.deadline):
-            for target in routing.order(plan):
+        with services.deadlines.within(policy.deadline):
+            for target in order(plan, services.traffic):
                 wait = await cooldowns.cooling(target.provider.name)
                 if wait > 0:
                     cooling_for = max(cooling_for, wait)
@@ -81,7 +81,7 @@ async def dispatch(
                         await asyncio.sleep(_pause(retry, policy, last))
                     attempts += 1
                     try:
-                        with routing.busy(target):
+                        with services.traffic.busy(target.public_id):
                             result = await operation(target.adapter, _call(req, target, body))
                     except GatewayError as err:
                         metrics.observe_upstream(target.provider.name, err.failure)
@@ -109,7 +109,7 @@ async def dispatch(
 
 
 def _call(req: Request, target: Target, body: dict[str, Any]) -> Call:
-    return Call(req.runtime.upstream, target.provider, target.model, body)
+    return Call(req.services.upstream, target.provider, target.model, body)
 
 
 def _pause(retry: int, policy: Policy, last: GatewayError | None) -> float:

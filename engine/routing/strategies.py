@@ -1,122 +1,83 @@
-"""Routing state of one worker: strategy order, in-flight counts, provider cooldowns.
+"""Routing strategies: the order a plan's targets are tried in, one class each.
 
-A plan's strategy decides the order its targets are tried in; a provider that failed
-`cooldown.failures` times within `cooldown.window` seconds is skipped for
-`cooldown.duration` seconds. Cooldowns live in a CooldownStore: this worker's memory,
-or Redis when `redis_url` is set (see engine/stores/redis_store.py), so all workers agree.
+A strategy is registered under its `name`, which providers.yaml names in an alias's
+`strategy` (the schema's enum is checked against STRATEGIES by the tests). Whatever
+the order, the targets after the first remain fallbacks.
 """
 
 from __future__ import annotations
 
 import random
-import time
-from collections import defaultdict, deque
-from typing import Protocol
+from collections.abc import Mapping
+from typing import ClassVar, Protocol
 
-from engine.snapshot.model import Cooldown, Plan, Target
+from engine.registry import registry
+from engine.snapshot.model import Plan, Target
+from engine.stores.traffic import Traffic
 
 
-class CooldownStore(Protocol):
-    """Where failures are counted and cooldowns kept; shared or per worker."""
+class Strategy(Protocol):
+    name: ClassVar[str]
 
-    async def cooling(self, provider: str) -> float:
-        """Seconds left in `provider`'s cooldown; 0 when it is not cooling."""
-        ...
-
-    async def failed(self, provider: str, rule: Cooldown) -> None:
-        """Count one failure; start a cooldown when the rule says so."""
+    def order(self, plan: Plan, traffic: Traffic) -> list[Target]:
+        """The plan's targets (two or more) in the order to try them for this request."""
         ...
 
 
-class SharedCooldowns(CooldownStore, Protocol):
-    async def close(self) -> None: ...
+class Fallback:
+    """As declared: the first target, then the next on failure."""
+
+    name: ClassVar[str] = "fallback"
+
+    def order(self, plan: Plan, traffic: Traffic) -> list[Target]:
+        return list(plan.targets)
 
 
-class MemoryCooldowns:
-    """Cooldowns in this worker's memory."""
+class RoundRobin:
+    """Each request starts one target further along than the last."""
 
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._until: dict[str, float] = {}
+    name: ClassVar[str] = "round_robin"
 
-    async def cooling(self, provider: str) -> float:
-        return max(0.0, self._until.get(provider, 0.0) - time.monotonic())
-
-    async def failed(self, provider: str, rule: Cooldown) -> None:
-        now = time.monotonic()
-        recent = self._failures[provider]
-        recent.append(now)
-        while recent and recent[0] < now - rule.window:
-            recent.popleft()
-        if len(recent) >= rule.failures:
-            self._until[provider] = now + rule.duration
-            recent.clear()
-
-
-class Routing:
-    """Orders a plan's targets and keeps the counts the strategies need."""
-
-    def __init__(self) -> None:
-        self._memory = MemoryCooldowns()
-        self._shared: tuple[str, SharedCooldowns] | None = None
-        self._turn: dict[str, int] = defaultdict(int)
-        self._busy: dict[str, int] = defaultdict(int)
-        self._random = random.Random()
-
-    def cooldowns(self, redis_url: str | None) -> CooldownStore:
-        """This worker's memory, or Redis when `redis_url` is set (followed across reloads)."""
-        if redis_url is None:
-            return self._memory
-        if self._shared is None or self._shared[0] != redis_url:
-            # Imported here so that redis is loaded only when a redis_url is configured.
-            from engine.stores.redis_store import RedisCooldowns
-
-            self._shared = (redis_url, RedisCooldowns(redis_url))
-        return self._shared[1]
-
-    async def close(self) -> None:
-        if self._shared is not None:
-            await self._shared[1].close()
-            self._shared = None
-
-    def order(self, plan: Plan) -> list[Target]:
-        """The plan's targets in the order its strategy gives for this request."""
+    def order(self, plan: Plan, traffic: Traffic) -> list[Target]:
         targets = list(plan.targets)
-        if len(targets) < 2 or plan.strategy == "fallback":
-            return targets
-        if plan.strategy == "round_robin":
-            start = self._turn[plan.name] % len(targets)
-            self._turn[plan.name] += 1
-            return targets[start:] + targets[:start]
-        if plan.strategy == "least_busy":
-            return sorted(targets, key=lambda t: self._busy[t.public_id])
-        # weighted: draw without replacement, so the others remain as fallbacks.
-        pool = list(zip(targets, plan.weights, strict=True))
+        start = traffic.turns[plan.name] % len(targets)
+        traffic.turns[plan.name] += 1
+        return targets[start:] + targets[:start]
+
+
+class LeastBusy:
+    """Fewest requests in flight in this worker first."""
+
+    name: ClassVar[str] = "least_busy"
+
+    def order(self, plan: Plan, traffic: Traffic) -> list[Target]:
+        return sorted(plan.targets, key=lambda t: traffic.in_flight[t.public_id])
+
+
+class Weighted:
+    """Drawn by weight without replacement, so the others remain as fallbacks."""
+
+    name: ClassVar[str] = "weighted"
+
+    def order(self, plan: Plan, traffic: Traffic) -> list[Target]:
+        pool = list(zip(plan.targets, plan.weights, strict=True))
         ordered = []
         while pool:
-            pick = self._random.choices(range(len(pool)), weights=[w for _, w in pool])[0]
+            pick = traffic.random.choices(range(len(pool)), weights=[w for _, w in pool])[0]
             ordered.append(pool.pop(pick)[0])
         return ordered
 
-    def busy(self, target: Target) -> Busy:
-        """`with routing.busy(target):` counts a request in flight at `target`."""
-        return Busy(self._busy, target.public_id)
+
+STRATEGIES: Mapping[str, Strategy] = registry(
+    (Fallback(), RoundRobin(), LeastBusy(), Weighted()), lambda s: s.name, "routing strategy"
+)
 
 
-class Busy:
-    """Counts one request in flight for its block (least_busy reads the counts)."""
-
-    __slots__ = ("_counts", "_key")
-
-    def __init__(self, counts: dict[str, int], key: str) -> None:
-        self._counts = counts
-        self._key = key
-
-    def __enter__(self) -> None:
-        self._counts[self._key] += 1
-
-    def __exit__(self, *_: object) -> None:
-        self._counts[self._key] -= 1
+def order(plan: Plan, traffic: Traffic) -> list[Target]:
+    """The plan's targets in the order its strategy gives for this request."""
+    if len(plan.targets) < 2:
+        return list(plan.targets)
+    return STRATEGIES[plan.strategy].order(plan, traffic)
 
 
 def backoff(

@@ -12,27 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from engine.modeltypes import MODEL_TYPES
 from engine.site.response_schemas import SCHEMAS, SSE_EVENT, Schema
-from engine.snapshot.model import ModelType, Route, Snapshot
+from engine.snapshot.model import PATH_PARAM, Route, Snapshot
 
 SEARCH_QUERY = (
     {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "pattern": "\\S"}},
     {"name": "engine", "in": "query", "schema": {"type": "string"}},
     {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
 )
-
-
-REQUEST_MODEL_TYPES: dict[str, ModelType] = {
-    "ChatCompletionRequest": "chat",
-    "EmbeddingsRequest": "embedding",
-    "ImagesRequest": "image",
-}
-# A request's example is this plus `model`: the first id of its type served right now.
-REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
-    "ChatCompletionRequest": {"messages": [{"role": "user", "content": "Hello!"}]},
-    "EmbeddingsRequest": {"input": "Hello!"},
-    "ImagesRequest": {"prompt": "a lighthouse at dusk, in watercolour"},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +85,6 @@ OPERATIONS: dict[str, Operation] = {
     "admin.config": Operation("Config status: hash, load time, last error", "Admin", admin=True),
 }
 
-_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _COMPONENT = "#/components/schemas/"
 
 
@@ -110,7 +97,7 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
     for route in snapshot.routes.routes:
         if not route.enabled or (_is_admin(route) and not settings.auth.admin_key):
             continue  # admin routes answer 404 while no admin key is set
-        path = _PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
+        path = PATH_PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
         for method in sorted(route.methods - {"HEAD"}):
             operation = _operation(route, method, used_ids, served)
             paths.setdefault(path, {})[method.lower()] = operation
@@ -140,8 +127,10 @@ def _is_admin(route: Route) -> bool:
 def _served_models(snapshot: Snapshot) -> dict[str, list[str]]:
     """Request schema name -> the model ids of its type that the snapshot serves."""
     return {
-        name: [i for i in snapshot.model_ids() if snapshot.plans[i].targets[0].model.type == kind]
-        for name, kind in REQUEST_MODEL_TYPES.items()
+        kind.request: [
+            i for i in snapshot.model_ids() if snapshot.plans[i].targets[0].model.type == name
+        ]
+        for name, kind in MODEL_TYPES.items()
     }
 
 
@@ -158,14 +147,15 @@ def _operation(
     }
     if doc.description:
         op["description"] = doc.description
-    parameters = [_path_parameter(m) for m in _PARAM.finditer(route.path)] + list(doc.query)
+    parameters = [_path_parameter(m) for m in PATH_PARAM.finditer(route.path)] + list(doc.query)
     if parameters:
         op["parameters"] = parameters
     if doc.request is not None and method in ("POST", "PUT", "PATCH"):
         body = _ref(doc.request)
         models = served.get(doc.request)
         if models:
-            body["example"] = {"model": models[0], **REQUEST_EXAMPLES[doc.request]}
+            example = next(t.example for t in MODEL_TYPES.values() if t.request == doc.request)
+            body["example"] = {"model": models[0], **example}
         op["requestBody"] = {"required": True, "content": {"application/json": body}}
         responses["400"] = _error("Bad JSON, or the body breaks the schema (`param` names it)")
         responses["413"] = _error("The body is larger than `max_request_size`")

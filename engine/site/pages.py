@@ -20,10 +20,11 @@ import swagger_ui_bundle  # type: ignore[import-untyped]
 from quart import Quart, Response, request, send_from_directory
 
 from engine.errors import GatewayError, MethodNotAllowed, NotFound
-from engine.front import render_error
+from engine.http.rendering import render_error
+from engine.providers.base import Provider
 from engine.runtime import Runtime
 from engine.site.openapi import openapi_document
-from engine.snapshot.model import Provider, Snapshot
+from engine.snapshot.model import Snapshot
 from engine.snapshot.templates import Pages
 
 STATUS_PATH = "/_patchbay/status"
@@ -143,7 +144,7 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
 async def _provider_state(runtime: Runtime, provider: Provider) -> dict[str, Any]:
     state = provider.public()
     if provider.active:
-        cooldowns = runtime.routing.cooldowns(runtime.snapshot.settings.redis_url)
+        cooldowns = await runtime.state.cooldowns(runtime.snapshot.settings.redis_url)
         seconds = await cooldowns.cooling(provider.name)
         if seconds > 0:
             state.update(status="cooldown", cooldown_seconds=round(seconds, 1))
@@ -167,7 +168,7 @@ def _json(data: Any) -> Response:
 
 
 def _error(err: GatewayError, snapshot: Snapshot) -> Response:
-    reply = render_error(err, snapshot)
+    reply = render_error(err, snapshot.error_templates)
     return Response(
         reply.body, status=reply.status, headers=reply.headers, content_type=reply.content_type
     )

@@ -13,16 +13,15 @@ from typing import Any
 
 from engine.config import ConfigSource, resolve_env
 from engine.config.settings import Auth, ClientKey, SettingError, resolve_settings
+from engine.formats import FORMATS
+from engine.modeltypes import MODEL_TYPES
 from engine.providers import KINDS
+from engine.providers.base import Model, Provider, ProviderStatus
 from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
 from engine.snapshot.model import (
-    Cooldown,
     ErrorTemplate,
-    Model,
     Plan,
     Policy,
-    Provider,
-    ProviderStatus,
     Route,
     RouteTable,
     Search,
@@ -30,8 +29,7 @@ from engine.snapshot.model import (
     Target,
 )
 from engine.snapshot.templates import MessageRenderer, compile_message
-
-MODEL_TYPES = ("chat", "image", "embedding")
+from engine.stores.base import Cooldown
 
 
 class UnknownDefaultProvider(SettingError):
@@ -45,8 +43,10 @@ def compile_snapshot(
     environ: Mapping[str, str],
     overrides: Mapping[str, Any],
     discovered: Mapping[str, tuple[str, ...]] | None = None,
+    wire_formats: Mapping[str, str] | None = None,
 ) -> Snapshot:
-    """Build the Snapshot for validated `data`; `discovered` holds `models: discover` lists."""
+    """Build the Snapshot for validated `data`; `discovered` holds `models: discover` lists,
+    `wire_formats` the inbound format of each handler that speaks other than OpenAI's."""
     settings = resolve_settings(_server_values(data["server"], environ), environ, overrides)
     providers_file = data["providers"]
     defaults = providers_file.get("defaults", {})
@@ -70,6 +70,7 @@ def compile_snapshot(
             methods=frozenset(m.upper() for m in r.get("methods", ["GET"])),
             handler=r["handler"],
             enabled=r.get("enabled", True),
+            wire=FORMATS[(wire_formats or {}).get(r["handler"], "openai")],
         )
         for r in data["routes"].get("routes", [])
     )
@@ -93,7 +94,6 @@ def compile_snapshot(
             discover_interval=float(defaults.get("discover_interval", 300)),
         ),
         search=_search(providers_file.get("search", {}), defaults, environ),
-        raw=data,
     )
 
 

@@ -1,6 +1,6 @@
 """The compiled, immutable view of the whole config that every request reads once.
 
-`compile.py` builds a Snapshot from validated config; `reload.py` swaps whole Snapshots.
+`compile.py` builds a Snapshot from validated config; engine/live swaps whole Snapshots.
 Nothing here parses config: lookups on the request path are dictionary hits.
 """
 
@@ -9,56 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
+from engine.config.settings import Settings
 from engine.errors import MethodNotAllowed, ModelNotFound, NotFound
-
-if TYPE_CHECKING:
-    from engine.config.settings import Settings
-    from engine.providers.base import Adapter
-    from engine.search import SearchEngine
-
-ModelType = Literal["chat", "image", "embedding"]
-ProviderStatus = Literal["active", "disabled", "missing_key"]
-Strategy = Literal["fallback", "weighted", "round_robin", "least_busy"]
-
-
-@dataclass(frozen=True, slots=True)
-class Model:
-    """One upstream model a provider serves."""
-
-    id: str
-    type: ModelType = "chat"
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    """A provider as declared in providers.yaml, with its secret resolved."""
-
-    name: str
-    kind: str
-    status: ProviderStatus
-    base_url: str
-    api_key: str | None = field(repr=False)
-    timeout: float
-    models: Mapping[str, Model]
-    discover: bool = False
-    local: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def active(self) -> bool:
-        return self.status == "active"
-
-    def public(self) -> dict[str, Any]:
-        """What `/v1/providers` may show: never the key, never a URL with credentials."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "status": self.status,
-            "models": [m.id for m in self.models.values()] if self.active else [],
-            "discover": self.discover,
-        }
+from engine.formats import OPENAI, WireFormat
+from engine.providers.base import Model, Provider, ProviderKind
+from engine.search.base import SearchEngine
+from engine.stores.base import Cooldown
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +25,7 @@ class Target:
 
     provider: Provider
     model: Model
-    adapter: Adapter = field(repr=False, compare=False)
+    adapter: ProviderKind = field(repr=False, compare=False)
 
     @property
     def public_id(self) -> str:
@@ -81,17 +39,8 @@ class Plan:
     name: str
     targets: tuple[Target, ...]
     weights: tuple[float, ...]
-    strategy: Strategy = "fallback"
+    strategy: str = "fallback"  # a name in engine/routing/strategies.py STRATEGIES
     fallback_on: frozenset[str] = frozenset({"connect", "timeout", "429", "5xx"})
-
-
-@dataclass(frozen=True, slots=True)
-class Cooldown:
-    """`failures` failures within `window` seconds cool a provider for `duration` seconds."""
-
-    failures: int = 3
-    window: float = 60.0
-    duration: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +51,7 @@ class Policy:
     backoff_initial: float = 0.25
     backoff_max: float = 8.0
     deadline: float = 120.0
-    cooldown: Cooldown = Cooldown()
+    cooldown: Cooldown = field(default_factory=Cooldown)
     discover_interval: float = 300.0  # seconds between `models: discover` refreshes
 
 
@@ -112,6 +61,7 @@ class Route:
     methods: frozenset[str]
     handler: str
     enabled: bool = True
+    wire: WireFormat = OPENAI  # the inbound format its handler speaks
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +70,14 @@ class RouteMatch:
     params: Mapping[str, str]
 
 
-_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+PATH_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")  # `{name}` or `{name:converter}`
 _CONVERTERS = {"str": "[^/]+", "path": ".+", "int": "[0-9]+"}
 
 
 def compile_path(path: str) -> re.Pattern[str]:
     """`/v1/models/{model:path}` -> a regex with named groups (str, path and int params)."""
     pattern, last = "", 0
-    for m in _PARAM.finditer(path):
+    for m in PATH_PARAM.finditer(path):
         pattern += re.escape(path[last : m.start()])
         pattern += f"(?P<{m.group(1)}>{_CONVERTERS[m.group(2) or 'str']})"
         last = m.end()
@@ -146,7 +96,7 @@ class RouteTable:
             if not route.enabled:
                 continue
             full = self.prefix + route.path
-            if _PARAM.search(full):
+            if PATH_PARAM.search(full):
                 pattern = compile_path(full)
                 by_method = next(
                     (d for p, d in self._dynamic if p.pattern == pattern.pattern), None
@@ -247,9 +197,8 @@ class Snapshot:
     error_templates: Mapping[str, ErrorTemplate]
     policy: Policy
     search: Search
-    raw: Mapping[str, Any] = field(repr=False)
 
-    def resolve(self, name: str, model_type: ModelType = "chat") -> Plan:
+    def resolve(self, name: str, model_type: str = "chat") -> Plan:
         """The plan serving `name`: `PROVIDER/MODEL`, an alias, a bare name or `auto`."""
         plan = self.plans.get(name)
         if plan is not None and plan.targets[0].model.type == model_type:
@@ -261,7 +210,7 @@ class Snapshot:
         raise self.not_found(name, model_type)
 
     def not_found(
-        self, name: str, model_type: ModelType = "chat", among: Iterable[str] | None = None
+        self, name: str, model_type: str = "chat", among: Iterable[str] | None = None
     ) -> ModelNotFound:
         """The error for `name`, suggesting up to eight ids of `model_type` from `among`
         (by default every id /v1/models lists)."""

@@ -12,14 +12,19 @@ from collections.abc import Mapping
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from engine.access.limits import CountersUnavailable
-from engine.snapshot.model import Cooldown
+from engine.stores.base import Cooldown, CountersUnavailable
 
 TIMEOUT = 1.0  # seconds to connect or to answer: a slow Redis must not stall requests
 
 
-class RedisCounters:
-    """The Counters protocol over one Redis: `SET NX EX` then `INCRBY`, one round trip."""
+class RedisState:
+    """Counters and cooldowns over one Redis client.
+
+    Counters: `SET NX EX` then `INCRBY`, one round trip. Cooldowns: failures counted
+    in a fixed window (`SET NX EX` + `INCR`); reaching the rule's count sets a cooldown
+    key that expires by itself. A Redis that does not answer cools nothing: routing
+    carries on as if every target were well.
+    """
 
     def __init__(self, url: str) -> None:
         self._client: Redis = Redis.from_url(
@@ -38,34 +43,15 @@ class RedisCounters:
             raise CountersUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
         return [int(total) for total in results[1::2]]
 
-    async def close(self) -> None:
-        # Closing the connections to a Redis that is already gone is not an error.
-        with contextlib.suppress(RedisError, OSError):
-            await self._client.aclose()
-
-
-class RedisCooldowns:
-    """The CooldownStore protocol over Redis, so every worker passes over a failing provider.
-
-    Failures are counted in a fixed window (`SET NX EX` + `INCR`); reaching the rule's
-    count sets a cooldown key that expires by itself. A Redis that does not answer
-    cools nothing: routing carries on as if every provider were well.
-    """
-
-    def __init__(self, url: str) -> None:
-        self._client: Redis = Redis.from_url(
-            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
-        )
-
-    async def cooling(self, provider: str) -> float:
+    async def cooling(self, name: str) -> float:
         try:
-            left = await self._client.pttl(f"patchbay:cooldown:{provider}")
+            left = await self._client.pttl(f"patchbay:cooldown:{name}")
         except (RedisError, OSError):
             return 0.0
         return max(0, int(left)) / 1000
 
-    async def failed(self, provider: str, rule: Cooldown) -> None:
-        failures = f"patchbay:failures:{provider}"
+    async def failed(self, name: str, rule: Cooldown) -> None:
+        failures = f"patchbay:failures:{name}"
         pipe = self._client.pipeline(transaction=False)
         pipe.set(failures, 0, ex=max(1, round(rule.window)), nx=True)
         pipe.incr(failures)
@@ -73,12 +59,13 @@ class RedisCooldowns:
             count = int((await pipe.execute())[1])
             if count >= rule.failures:
                 pipe = self._client.pipeline(transaction=False)
-                pipe.set(f"patchbay:cooldown:{provider}", 1, px=max(1, round(rule.duration * 1000)))
+                pipe.set(f"patchbay:cooldown:{name}", 1, px=max(1, round(rule.duration * 1000)))
                 pipe.delete(failures)
                 await pipe.execute()
         except (RedisError, OSError):
             return
 
     async def close(self) -> None:
+        # Closing the connections to a Redis that is already gone is not an error.
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()

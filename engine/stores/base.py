@@ -1,0 +1,48 @@
+"""What a store of shared state promises: expiring counters and provider cooldowns.
+
+Two implementations keep the same promises: this worker's memory (engine/stores/memory.py)
+and Redis (engine/stores/redis_store.py), which every worker and instance sharing it agree on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class CountersUnavailable(Exception):
+    """The shared counter store did not answer; limits are skipped until it does."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cooldown:
+    """`failures` failures within `window` seconds cool a target for `duration` seconds."""
+
+    failures: int = 3
+    window: float = 60.0
+    duration: float = 30.0
+
+
+class Counters(Protocol):
+    """A store of integer counters that expire."""
+
+    async def add(self, increments: Mapping[str, int], ttl: int) -> list[int]:
+        """Add each amount to its key and return the totals, in order.
+
+        A missing key starts at 0 and expires `ttl` seconds after it was created.
+        Raises CountersUnavailable when the store cannot be reached.
+        """
+        ...
+
+
+class Cooldowns(Protocol):
+    """Where failures are counted and cooldowns kept."""
+
+    async def cooling(self, name: str) -> float:
+        """Seconds left in `name`'s cooldown; 0 when it is not cooling."""
+        ...
+
+    async def failed(self, name: str, rule: Cooldown) -> None:
+        """Count one failure; start a cooldown when the rule says so."""
+        ...

@@ -1,0 +1,53 @@
+"""Counters and cooldowns in this worker's memory: exact for one worker, per worker for several."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
+
+from engine.stores.base import Cooldown
+
+
+class MemoryCounters:
+    """The Counters protocol in a dict; expired keys are swept once per ttl."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._counts: dict[str, tuple[int, float]] = {}  # key -> (total, expires at)
+        self._sweep_at = 0.0
+
+    async def add(self, increments: Mapping[str, int], ttl: int) -> list[int]:
+        now = self._clock()
+        if now >= self._sweep_at:
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            self._sweep_at = now + ttl
+        totals = []
+        for key, amount in increments.items():
+            total, expires = self._counts.get(key, (0, 0.0))
+            if expires <= now:
+                total, expires = 0, now + ttl
+            self._counts[key] = (total + amount, expires)
+            totals.append(total + amount)
+        return totals
+
+
+class MemoryCooldowns:
+    """The Cooldowns protocol over a sliding window of failure times."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._until: dict[str, float] = {}
+
+    async def cooling(self, name: str) -> float:
+        return max(0.0, self._until.get(name, 0.0) - time.monotonic())
+
+    async def failed(self, name: str, rule: Cooldown) -> None:
+        now = time.monotonic()
+        recent = self._failures[name]
+        recent.append(now)
+        while recent and recent[0] < now - rule.window:
+            recent.popleft()
+        if len(recent) >= rule.failures:
+            self._until[name] = now + rule.duration
+            recent.clear()
