@@ -4,6 +4,7 @@ and a real redis-server."""
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -93,7 +94,13 @@ def client(gateway_url: str) -> openai.OpenAI:
 
 
 @pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
+def redis_url(redis_server: tuple[str, subprocess.Popen[bytes]]) -> str:
+    return redis_server[0]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own on loopback: its URL and its process."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is needed: apt-get install -y redis-server")
@@ -103,8 +110,9 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_redis(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", process
     finally:
+        process.send_signal(signal.SIGCONT)  # a test may have frozen it
         process.terminate()  # this PID only: the server this fixture started
         try:
             process.wait(10)

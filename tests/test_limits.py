@@ -135,14 +135,18 @@ def test_redis_counters_are_shared_between_limiters(redis_url: str) -> None:
     asyncio.run(scenario())
 
 
-def test_an_unreachable_redis_leaves_requests_unlimited() -> None:
+def test_an_unreachable_redis_leaves_the_request_unlimited_then_the_worker_counts() -> None:
     limiter = Limiter(SharedState(), Clock())
     down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    quota = Quota("key:a", rpm=1, tpm=None)
 
     async def scenario() -> None:
         try:
-            for _ in range(3):
-                assert await limiter.admit(Quota("key:a", rpm=1, tpm=None), down) == {}
+            assert await limiter.admit(quota, down) == {}  # Redis failed: not limited
+            # The breaker is open: this worker's memory counts the next requests.
+            assert (await limiter.admit(quota, down))["x-ratelimit-remaining-requests"] == "0"
+            with pytest.raises(RateLimited):
+                await limiter.admit(quota, down)
         finally:
             await limiter.state.close()
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
 
-from engine.stores.base import Cooldown
-from engine.stores.shared import SharedState
+import pytest
+
+from engine.stores.base import Cooldown, CountersUnavailable
+from engine.stores.memory import MemoryCooldowns, MemoryCounters
+from engine.stores.shared import BREAKER_SECONDS, SharedState
 
 
 def redis_clients(url: str) -> list[str]:
@@ -61,3 +66,46 @@ def test_without_redis_url_the_state_is_this_workers_memory() -> None:
         assert 29 < await cooldowns.cooling("x") <= 30
 
     asyncio.run(scenario())
+
+
+def test_a_frozen_redis_costs_one_timeout_then_memory_serves_until_the_breaker_closes(
+    redis_server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, process = redis_server
+    clock = FakeClock()
+
+    async def scenario() -> None:
+        state = SharedState(clock)
+        try:
+            shared = await state.counters(url)
+            await shared.add({"k": 1}, 60)
+            assert state.health(url)["ok"] is True
+            process.send_signal(signal.SIGSTOP)  # frozen: connections open, no answers
+            with pytest.raises(CountersUnavailable):
+                await shared.add({"k": 1}, 60)
+            # The breaker is open: the request's cooldown check and the next requests
+            # are served from memory instead of waiting for Redis again.
+            assert isinstance(await state.cooldowns(url), MemoryCooldowns)
+            assert isinstance(await state.counters(url), MemoryCounters)
+            health = state.health(url)
+            assert health["ok"] is False and health["failing_since"] is not None
+            process.send_signal(signal.SIGCONT)
+            clock.now += BREAKER_SECONDS
+            again = await state.counters(url)
+            assert again is shared
+            # Redis kept its count (and ran the command queued while it was frozen).
+            assert (await again.add({"k": 1}, 60))[0] >= 2
+            assert state.health(url)["ok"] is True
+        finally:
+            process.send_signal(signal.SIGCONT)
+            await state.close()
+
+    asyncio.run(scenario())
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

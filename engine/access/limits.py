@@ -91,13 +91,14 @@ class Limiter:
         return f"patchbay:limit:{who}:rpm:{minute}", f"patchbay:limit:{who}:tpm:{minute}"
 
     async def _add(self, increments: Mapping[str, int], redis_url: str | None) -> list[int] | None:
-        """Totals after adding; None when the shared store is down (limits fail open)."""
+        """Totals after adding; None when the shared store failed (this request is not limited;
+        engine/stores/shared.py serves the next ones from memory for a while)."""
         counters = await self.state.counters(redis_url)
         try:
             totals = await counters.add(increments, 2 * WINDOW)
         except CountersUnavailable as exc:
             if not self._failing:  # say it once per outage, not once per request
-                log.warning("rate-limit counters unavailable, limits not enforced: %s", exc)
+                log.warning("rate-limit counters unavailable, counting in this worker: %s", exc)
             self._failing = True
             return None
         if self._failing:

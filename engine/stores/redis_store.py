@@ -7,7 +7,7 @@ does not answer within a second is reported as CountersUnavailable, never as a h
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -26,10 +26,17 @@ class RedisState:
     carries on as if every target were well.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        on_failure: Callable[[], None] = lambda: None,
+        on_answer: Callable[[], None] = lambda: None,
+    ) -> None:
         self._client: Redis = Redis.from_url(
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
         )
+        self._on_failure = on_failure  # the owner's breaker opens
+        self._on_answer = on_answer
 
     async def add(self, increments: Mapping[str, int], ttl: int) -> list[int]:
         pipe = self._client.pipeline(transaction=False)
@@ -40,14 +47,18 @@ class RedisState:
         try:
             results = await pipe.execute()
         except (RedisError, OSError) as exc:
+            self._on_failure()
             raise CountersUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        self._on_answer()
         return [int(total) for total in results[1::2]]
 
     async def cooling(self, name: str) -> float:
         try:
             left = await self._client.pttl(f"patchbay:cooldown:{name}")
         except (RedisError, OSError):
+            self._on_failure()
             return 0.0
+        self._on_answer()
         return max(0, int(left)) / 1000
 
     async def failed(self, name: str, rule: Cooldown) -> None:
@@ -63,7 +74,7 @@ class RedisState:
                 pipe.delete(failures)
                 await pipe.execute()
         except (RedisError, OSError):
-            return
+            self._on_failure()
 
     async def close(self) -> None:
         # Closing the connections to a Redis that is already gone is not an error.

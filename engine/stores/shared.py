@@ -2,11 +2,20 @@
 
 Limits and cooldowns both ask it, with the `redis_url` of their request's snapshot, so
 both follow an edit of `redis_url` live; the client of a Redis no longer named is closed.
+
+A Redis that fails or times out opens a breaker: for BREAKER_SECONDS every call is
+served from this worker's memory, so a frozen Redis costs one request one timeout
+(TIMEOUT in engine/stores/redis_store.py), not every request one per shared-state call.
+Counters kept in Redis are lost when Redis restarts without persistence, as are the
+ones kept in memory while the breaker was open: limits restart from zero for the
+minute under way.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from engine.stores.base import Cooldowns, Counters
 from engine.stores.memory import MemoryCooldowns, MemoryCounters
@@ -14,20 +23,50 @@ from engine.stores.memory import MemoryCooldowns, MemoryCounters
 if TYPE_CHECKING:
     from engine.stores.redis_store import RedisState
 
+BREAKER_SECONDS = 5.0  # memory only, after a Redis failure, before Redis is tried again
+
 
 class SharedState:
     """Counters and cooldowns for one worker, kept where the live config says."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._counters = MemoryCounters()
         self._cooldowns = MemoryCooldowns()
         self._redis: tuple[str, RedisState] | None = None
+        self._open_until = 0.0  # the breaker: memory only until then
+        self._failing_since: float | None = None  # wall-clock time of the first failure
 
     async def counters(self, redis_url: str | None) -> Counters:
-        return self._counters if redis_url is None else await self._shared(redis_url)
+        if redis_url is None or self._breaker_open():
+            return self._counters
+        return await self._shared(redis_url)
 
     async def cooldowns(self, redis_url: str | None) -> Cooldowns:
-        return self._cooldowns if redis_url is None else await self._shared(redis_url)
+        if redis_url is None or self._breaker_open():
+            return self._cooldowns
+        return await self._shared(redis_url)
+
+    def health(self, redis_url: str | None) -> dict[str, Any]:
+        """Where shared state is kept now, and since when Redis has failed (if it has)."""
+        if redis_url is None:
+            return {"backend": "memory", "ok": True, "failing_since": None}
+        return {
+            "backend": "redis",
+            "ok": self._failing_since is None,
+            "failing_since": self._failing_since,
+        }
+
+    def _breaker_open(self) -> bool:
+        return self._clock() < self._open_until
+
+    def _failed(self) -> None:
+        self._open_until = self._clock() + BREAKER_SECONDS
+        if self._failing_since is None:
+            self._failing_since = time.time()
+
+    def _answered(self) -> None:
+        self._failing_since = None
 
     async def _shared(self, url: str) -> RedisState:
         if self._redis is None or self._redis[0] != url:
@@ -35,7 +74,7 @@ class SharedState:
             from engine.stores.redis_store import RedisState
 
             await self.close()
-            self._redis = (url, RedisState(url))
+            self._redis = (url, RedisState(url, on_failure=self._failed, on_answer=self._answered))
         return self._redis[1]
 
     async def close(self) -> None:
