@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,18 +120,89 @@ def test_deadline_bounds_all_attempts(serve: Any) -> None:
     assert headers["x-patchbay-attempts"] == "2"
 
 
-def test_cooldown_skips_a_failing_provider_then_503(serve: Any, fake_openai: FakeOpenAI) -> None:
+def test_cooldown_passes_over_a_failing_deployment_in_an_alias(
+    serve: Any, fake_openai: FakeOpenAI
+) -> None:
     cooldown = {"failures": 2, "window": 60, "duration": 30}
-    with serve({"chain": ["a/fail-500", "b/gpt-test"]}, cooldown=cooldown) as url:
-        for _ in range(2):  # two failures of `a` cool it down
+    aliases = {"chain": ["a/fail-500", "b/gpt-test"], "both": ["a/fail-500", "a/gpt-test"]}
+    with serve(aliases, cooldown=cooldown) as url:
+        for _ in range(2):  # two failures of `a/fail-500` cool that deployment down
             assert ask(url, "chain")[1]["x-patchbay-attempts"] == "2"
         before = len(fake_openai.requests)
         status, headers, _ = ask(url, "chain")
-        assert status == 200 and headers["x-patchbay-attempts"] == "1"  # `a` was passed over
+        assert status == 200 and headers["x-patchbay-attempts"] == "1"  # passed over
         assert len(fake_openai.requests) == before + 1
-        status, headers, body = ask(url, "a/fail-500")
+        # Another model of the same provider is not cooling.
+        status, headers, _ = ask(url, "both")
+        assert status == 200 and headers["x-patchbay-model"] == "gpt-test"
+        assert headers["x-patchbay-attempts"] == "1"
+        assert ask(url, "a/gpt-test")[0] == 200
+        health = {p["name"]: p.get("health") for p in providers_list(url)}
+        assert health["a"]["fail-500"].startswith("cooling (")
+        assert health["a"]["gpt-test"] == "ok"
+
+
+def test_a_single_target_is_always_tried_even_while_cooling(
+    serve: Any, fake_openai: FakeOpenAI
+) -> None:
+    cooldown = {"failures": 1, "window": 60, "duration": 30}
+    with serve({"chain": ["a/fail-500", "b/gpt-test"]}, cooldown=cooldown) as url:
+        ask(url, "chain")  # cools a/fail-500
+        before = len(fake_openai.requests)
+        status, _, body = ask(url, "a/fail-500")
+        assert status == 502 and body["error"]["code"] == "upstream_error"  # not a 503
+        assert len(fake_openai.requests) == before + 1
+
+
+def test_a_429_is_relayed_with_retry_after_and_cools_for_that_long(
+    serve: Any, fake_openai: FakeOpenAI
+) -> None:
+    cooldown = {"failures": 5, "window": 60, "duration": 600, "max_duration": 60}
+    with serve({"chain": ["a/limit-429", "b/gpt-test"]}, cooldown=cooldown) as url:
+        status, headers, _ = ask(url, "a/limit-429")
+        assert status == 429 and headers["retry-after"] == "7"  # the upstream's
+        health = {p["name"]: p.get("health") for p in providers_list(url)}
+        assert health["a"]["limit-429"] in {f"cooling ({n} s left)" for n in (6, 7)}
+        status, headers, _ = ask(url, "chain")
+        assert status == 200 and headers["x-patchbay-provider"] == "b"
+        assert headers["x-patchbay-attempts"] == "1"
+
+
+def test_connection_failures_cool_the_whole_provider(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    providers = _providers(
+        fake_openai,
+        {"one": ["dead/gpt-test", "b/gpt-test"], "two": ["dead/gpt-other", "b/gpt-other"]},
+        cooldown={"failures": 1, "window": 60, "duration": 30},
+    )
+    providers["providers"]["dead"]["models"] = ["gpt-test", "gpt-other"]
+    with gateway(write_config(tmp_path / "cfg", providers)) as url:
+        assert ask(url, "one")[1]["x-patchbay-attempts"] == "2"  # refused: cools `dead`
+        status, headers, _ = ask(url, "two")  # another model of `dead`: passed over
+        assert status == 200 and headers["x-patchbay-attempts"] == "1"
+
+
+def test_failures_outside_cooldown_on_never_cool(serve: Any, fake_openai: FakeOpenAI) -> None:
+    cooldown = {"failures": 1, "window": 60, "duration": 30, "on": ["connect", "timeout"]}
+    with serve({"chain": ["a/fail-500", "b/gpt-test"]}, cooldown=cooldown) as url:
+        for _ in range(3):
+            assert ask(url, "chain")[1]["x-patchbay-attempts"] == "2"  # 5xx does not count
+
+
+def test_an_alias_whose_every_target_cools_is_a_503_with_retry_after(serve: Any) -> None:
+    cooldown = {"failures": 1, "window": 60, "duration": 30}
+    with serve({"pair": ["a/fail-500", "dead/gpt-test"]}, cooldown=cooldown) as url:
+        assert ask(url, "pair")[0] == 502  # both failed once: both cool
+        status, headers, body = ask(url, "pair")
         assert status == 503 and body["error"]["code"] == "no_provider_available"
         assert 1 <= int(headers["retry-after"]) <= 30
+
+
+def providers_list(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(url + "/v1/providers", timeout=10) as resp:
+        data: list[dict[str, Any]] = json.loads(resp.read())["data"]
+    return data
 
 
 def test_cooldowns_are_shared_through_redis(
@@ -146,4 +218,5 @@ def test_cooldowns_are_shared_through_redis(
             assert ask(first, "chain")[1]["x-patchbay-attempts"] == "2"
         status, headers, _ = ask(second, "chain")
         assert status == 200 and headers["x-patchbay-attempts"] == "1"
-        assert ask(second, "a/fail-500")[0] == 503
+        health = {p["name"]: p.get("health") for p in providers_list(second)}
+        assert health["a"]["fail-500"].startswith("cooling (")

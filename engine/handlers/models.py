@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.access.guard import may_use
 from engine.http.messages import Request, Response
+from engine.routing.cooldowns import health
 from engine.snapshot.model import Snapshot
 
 
@@ -43,11 +44,15 @@ async def get_model(req: Request) -> Response:
 
 
 async def list_providers(req: Request) -> Response:
+    """Every declared provider; an active one with each model's health (ok, cooling, failing)."""
     live = req.services.live
-    data = [
-        {**p.public(), "discovery_error": live.discovery_error(p.name)}
-        if p.discover
-        else p.public()
-        for p in req.snapshot.providers.values()
-    ]
+    cooldowns = await req.services.state.cooldowns(req.snapshot.settings.redis_url)
+    data = []
+    for provider in req.snapshot.providers.values():
+        entry = provider.public()
+        if provider.discover:
+            entry["discovery_error"] = live.discovery_error(provider.name)
+        if provider.active:
+            entry["health"] = await health(cooldowns, provider)
+        data.append(entry)
     return Response.json({"object": "list", "data": data})

@@ -19,6 +19,7 @@ from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, Ups
 from engine.http.deadlines import DeadlinePassed
 from engine.http.messages import Request
 from engine.providers.base import Call, ProviderKind
+from engine.routing.cooldowns import cooling, record_failure
 from engine.routing.strategies import backoff, order
 from engine.snapshot.model import Plan, Policy, Target
 
@@ -56,11 +57,16 @@ async def dispatch(
     plan: Plan,
     body: dict[str, Any],
     operation: Callable[[ProviderKind, Call], Awaitable[T]],
+    *,
+    counts_failures: bool = True,
 ) -> tuple[T, Served]:
     """Run `operation` against the plan's targets, in strategy order, until one succeeds.
 
-    Cooling providers are passed over; retries of one target wait an exponential,
-    jittered backoff; everything together stays inside `defaults.deadline`.
+    Cooling targets are passed over when the plan has others (a single target is
+    always tried); retries of one target wait an exponential, jittered backoff;
+    everything together stays inside `defaults.deadline`. Failures count toward
+    cooldowns (engine/routing/cooldowns.py) unless `counts_failures` is False, as for
+    calls that only ask about the upstream (token counts, model lists).
     """
     policy = req.snapshot.policy
     services = req.services
@@ -72,7 +78,7 @@ async def dispatch(
     try:
         with services.deadlines.within(policy.deadline):
             for target in order(plan, services.traffic):
-                wait = await cooldowns.cooling(target.provider.name)
+                wait = await cooling(cooldowns, target) if len(plan.targets) > 1 else 0.0
                 if wait > 0:
                     cooling_for = max(cooling_for, wait)
                     continue
@@ -87,7 +93,8 @@ async def dispatch(
                         metrics.observe_upstream(target.provider.name, err.failure)
                         if err.failure is None or err.failure == "4xx":
                             raise  # the client's own request is at fault: never fall through
-                        await cooldowns.failed(target.provider.name, policy.cooldown)
+                        if counts_failures:
+                            await record_failure(cooldowns, target, err, policy.cooldown)
                         if err.failure not in plan.fallback_on:
                             raise
                         last = err

@@ -22,6 +22,7 @@ from quart import Quart, Response, request, send_from_directory
 from engine.errors import GatewayError, MethodNotAllowed, NotFound
 from engine.http.rendering import render_error
 from engine.providers.base import Provider
+from engine.routing.cooldowns import health
 from engine.runtime import Runtime
 from engine.site.openapi import openapi_document
 from engine.snapshot.model import Snapshot
@@ -88,7 +89,7 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
     """What the landing page shows and polls: config identity, providers, models, routes.
 
     A provider's status is its config state, or `cooldown` while recent failures keep
-    it out of rotation. The reload error text is shown only while auth is off: with
+    all its models out of rotation; `health` says how each model fares. The reload error text is shown only while auth is off: with
     auth on, the page is public but the details belong to GET /admin/config.
     """
     reload_status = runtime.reloader.status
@@ -142,12 +143,14 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
 
 
 async def _provider_state(runtime: Runtime, provider: Provider) -> dict[str, Any]:
+    """The provider's public state and, while active, each model's health; a provider
+    all of whose models are cooling shows as `cooldown`."""
     state = provider.public()
     if provider.active:
         cooldowns = await runtime.state.cooldowns(runtime.snapshot.settings.redis_url)
-        seconds = await cooldowns.cooling(provider.name)
-        if seconds > 0:
-            state.update(status="cooldown", cooldown_seconds=round(seconds, 1))
+        state["health"] = await health(cooldowns, provider)
+        if state["health"] and all(h.startswith("cooling") for h in state["health"].values()):
+            state["status"] = "cooldown"
     return state
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from engine.config import ConfigSource, resolve_env
@@ -90,11 +91,16 @@ def compile_snapshot(
             backoff_initial=float(defaults.get("retry_backoff", {}).get("initial", 0.25)),
             backoff_max=float(defaults.get("retry_backoff", {}).get("max", 8)),
             deadline=float(defaults.get("deadline", 120)),
-            cooldown=Cooldown(**defaults.get("cooldown", {})),
+            cooldown=_cooldown(defaults.get("cooldown", {})),
             discover_interval=float(defaults.get("discover_interval", 300)),
         ),
         search=_search(providers_file.get("search", {}), defaults, environ),
     )
+
+
+def _cooldown(spec: Mapping[str, Any]) -> Cooldown:
+    rule = Cooldown(**{k: v for k, v in spec.items() if k != "on"})
+    return replace(rule, on=frozenset(spec["on"])) if "on" in spec else rule
 
 
 def _server_values(server: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

@@ -15,13 +15,19 @@ class CountersUnavailable(Exception):
     """The shared counter store did not answer; limits are skipped until it does."""
 
 
+FAILURE_CLASSES = frozenset({"connect", "timeout", "429", "5xx"})
+
+
 @dataclass(frozen=True, slots=True)
 class Cooldown:
-    """`failures` failures within `window` seconds cool a target for `duration` seconds."""
+    """`failures` failures (of the classes in `on`) within `window` seconds cool a target
+    for `duration` seconds; a 429's Retry-After cools it that long, up to `max_duration`."""
 
     failures: int = 3
     window: float = 60.0
     duration: float = 30.0
+    on: frozenset[str] = FAILURE_CLASSES
+    max_duration: float = 300.0
 
 
 class Counters(Protocol):
@@ -45,4 +51,12 @@ class Cooldowns(Protocol):
 
     async def failed(self, name: str, rule: Cooldown) -> None:
         """Count one failure; start a cooldown when the rule says so."""
+        ...
+
+    async def cool(self, name: str, seconds: float) -> None:
+        """Start (or lengthen) `name`'s cooldown to `seconds` from now."""
+        ...
+
+    async def failures(self, name: str) -> int:
+        """Failures counted in `name`'s current window (0 after a cooldown starts)."""
         ...

@@ -51,3 +51,10 @@ class MemoryCooldowns:
         if len(recent) >= rule.failures:
             self._until[name] = now + rule.duration
             recent.clear()
+
+    async def cool(self, name: str, seconds: float) -> None:
+        self._until[name] = max(self._until.get(name, 0.0), time.monotonic() + seconds)
+        self._failures.pop(name, None)
+
+    async def failures(self, name: str) -> int:
+        return len(self._failures.get(name, ()))

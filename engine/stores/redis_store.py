@@ -76,6 +76,27 @@ class RedisState:
         except (RedisError, OSError):
             self._on_failure()
 
+    async def cool(self, name: str, seconds: float) -> None:
+        key = f"patchbay:cooldown:{name}"
+        try:
+            left = int(await self._client.pttl(key))
+            wanted = max(1, round(seconds * 1000))
+            if wanted > left:
+                pipe = self._client.pipeline(transaction=False)
+                pipe.set(key, 1, px=wanted)
+                pipe.delete(f"patchbay:failures:{name}")
+                await pipe.execute()
+        except (RedisError, OSError):
+            self._on_failure()
+
+    async def failures(self, name: str) -> int:
+        try:
+            count = await self._client.get(f"patchbay:failures:{name}")
+        except (RedisError, OSError):
+            self._on_failure()
+            return 0
+        return int(count or 0)
+
     async def close(self) -> None:
         # Closing the connections to a Redis that is already gone is not an error.
         with contextlib.suppress(RedisError, OSError):

@@ -87,7 +87,9 @@
         el("div", { class: "muted small", text: `kind ${p.kind}` +
           (p.models.length ? ` · ${p.models.length} model${p.models.length === 1 ? "" : "s"}` : "") +
           (p.discover ? " · discovered" : "") +
-          (p.cooldown_seconds ? ` · back in ${Math.ceil(p.cooldown_seconds)} s` : "") }))
+          "" }),
+        ...Object.entries(p.health || {}).filter(([, h]) => h !== "ok").map(([model, h]) =>
+          el("div", { class: "muted small model-health", "data-model": model, text: `${model}: ${h}` })))
     ));
   }
 
