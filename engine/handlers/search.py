@@ -1,4 +1,4 @@
-"""GET /search and GET /search/provider: web search over the engines in providers.yaml.
+"""GET /search and GET /search/provider, and the search half of grounded chat.
 
 `GET /search?q=..&engine=..&type=..&max_results=..` (parameters: engine/search/query.py)
 answers `{"engine", "type", "query", "results": [{"title", "url", "snippet", "source",
@@ -11,10 +11,18 @@ parameters. `grounded` answers a chat request in the light of a web search
 
 from __future__ import annotations
 
-from engine.http.messages import Request, Response
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from engine.http.messages import Request, Response, Stream
 from engine.search.base import Query
+from engine.search.grounding import CitedStream, cite, prepare
 from engine.search.query import parse_query
 from engine.search.run import Answer, run_search
+from engine.snapshot.model import Plan
+
+Reply = Response | Stream
+Answerer = Callable[[Request, Plan, dict[str, Any]], Awaitable[Reply]]  # answers a chat
 
 
 async def query(req: Request) -> Response:
@@ -45,3 +53,22 @@ async def search_web(req: Request, asked: Query, engine: str | None) -> Answer:
     redis_url = req.snapshot.settings.redis_url
     store = await req.services.state.answers(redis_url, search.cache_entries)
     return await run_search(search, asked, engine, upstream=req.services.upstream, store=store)
+
+
+async def grounded(req: Request, plan: Plan, body: dict[str, Any], answer: Answerer) -> Reply:
+    """`answer` the chat request with the results of a web search for its question in
+    front of it, and the answer's citations of them as `url_citation` annotations."""
+    grounding = prepare(body, plan.search)
+    if grounding.query is None:
+        return await answer(req, plan, grounding.body)  # nothing to search for
+    engine = plan.search.engine if plan.search is not None else None
+    searched = await search_web(req, grounding.query, engine)
+    sources = tuple(searched.results)
+    reply = await answer(req, plan, grounding.with_sources(sources))
+    reply.headers["x-patchbay-search-engine"] = searched.engine
+    if isinstance(reply, Stream):
+        cited = CitedStream(sources)
+        reply.head, reply.events = cited.feed(reply.head), cited.relay(reply.events)
+    else:
+        reply.body = cite(reply.body, sources)
+    return reply
