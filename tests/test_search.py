@@ -228,6 +228,24 @@ def test_wrong_key_is_relayed_without_the_key(
     assert fakes.ddg.requests == []
 
 
+def test_engine_headers_are_sent_with_every_call(
+    tmp_path: Path, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_CONTACT", "ops@example.org")
+    wiki = {
+        "kind": "wikipedia",
+        "base_url": fakes.wiki.url,
+        "headers": {"User-Agent": "ExampleBot/1.0 (${TEST_CONTACT})", "X-Unset": "${NO_SUCH}"},
+    }
+    with serve(tmp_path, search_config(fakes, engines={"wiki": wiki})) as base:
+        assert search(base, q="x", engine="wiki")[0] == 200
+        assert search(base, q="x", engine="searx")[0] == 200
+    sent = fakes.wiki.requests[-1].headers
+    assert sent["User-Agent"] == "ExampleBot/1.0 (ops@example.org)"
+    assert "X-Unset" not in sent
+    assert fakes.searx.requests[-1].headers["User-Agent"] == "Mozilla/5.0 (compatible; Patchbay)"
+
+
 # --- Fallback --------------------------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ class EngineSpec:
     base_url: str  # "" means the kind's public endpoint
     api_key: str | None = field(repr=False)
     timeout: float
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # sent with every call
 
     @property
     def active(self) -> bool:
@@ -179,7 +180,7 @@ class SearchEngine:
         form: bytes | None = None,
     ) -> UpstreamResponse:
         """GET `url` (POST `form` when given); non-2xx answers are mapped, key scrubbed."""
-        sent = {"User-Agent": USER_AGENT, **(headers or {})}
+        sent = {"User-Agent": USER_AGENT, **self.spec.headers, **(headers or {})}
         if form is not None:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         return await upstream.open(

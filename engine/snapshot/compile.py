@@ -266,6 +266,7 @@ def _search(
                 base_url=base_url or "",
                 api_key=api_key,
                 timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
+                headers=_headers(entry.get("headers", {}), environ),
             )
         )
     cache = spec.get("cache", {})
@@ -276,6 +277,12 @@ def _search(
         cache_ttl=float(cache.get("ttl", 0)),
         cache_entries=int(cache.get("max_entries", 1000)),
     )
+
+
+def _headers(declared: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Extra headers with `${VAR}`s resolved; one whose variable is unset is not sent."""
+    resolved = {name: resolve_env(value, environ) for name, value in declared.items()}
+    return {name: value for name, value in resolved.items() if value is not None}
 
 
 def _error_templates(errors: Mapping[str, Any]) -> dict[str, ErrorTemplate]:
