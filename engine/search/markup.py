@@ -22,7 +22,6 @@ VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
 )
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2})?")
-CHALLENGE = ("anomaly-modal", "challenge-form")  # classes and ids of DuckDuckGo's bot check
 
 
 def squeeze(pieces: list[str]) -> str:
@@ -79,8 +78,8 @@ class ResultPage(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         classes = (attributes.get("class") or "").split()
-        if any(mark in classes or attributes.get("id") == mark for mark in CHALLENGE):
-            self.challenged = True
+        if "anomaly-modal" in classes or attributes.get("id") == "challenge-form":
+            self.challenged = True  # DuckDuckGo's bot check
         if self._into is not None:
             if tag not in VOID:
                 self._open.append(tag)
