@@ -280,6 +280,27 @@ def test_unknown_search_default(tmp_path: Path) -> None:
     ]
 
 
+def test_unknown_search_fallback_and_alias_engine(tmp_path: Path) -> None:
+    providers = MIN_PROVIDERS + textwrap.dedent(
+        """\
+        aliases:
+          web: {targets: [{model: echo/echo-1}], search: {engine: google, max_results: 3}}
+        search:
+          fallback: [ddg, bing]
+          cache: {ttl: 0}
+          engines:
+            ddg: {kind: duckduckgo}
+        """
+    )
+    write_config(tmp_path, providers=providers)
+    assert problems(tmp_path) == [
+        "providers.yaml:4:59: search engine 'google' is not declared (declared: ddg)"
+        " (at aliases.web.search.engine)",
+        "providers.yaml:6:19: search engine 'bing' is not declared (declared: ddg)"
+        " (at search.fallback[1])",
+    ]
+
+
 def test_every_problem_in_one_file_is_reported(tmp_path: Path) -> None:
     server = """\
     port: 70000

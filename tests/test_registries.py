@@ -11,6 +11,7 @@ from engine.handlers import HANDLERS
 from engine.modeltypes import MODEL_TYPES
 from engine.providers import KINDS
 from engine.routing.strategies import STRATEGIES
+from engine.search import SEARCH_KINDS
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "engine" / "config" / "schemas"
 
@@ -40,6 +41,10 @@ def test_model_type_enum_is_the_registry() -> None:
 
 def test_strategy_enum_is_the_registry() -> None:
     assert [sorted(e) for e in enums(providers_schema(), "strategy")] == [sorted(STRATEGIES)]
+
+
+def test_search_engine_kind_enum_is_the_registry() -> None:
+    assert enums(providers_schema(), "kind") == [list(SEARCH_KINDS)]
 
 
 def test_every_handler_speaks_a_registered_wire_format() -> None:

@@ -70,11 +70,21 @@ def check_providers(doc: Document, kinds: Collection[str]) -> None:
         problem = _target_problem(target, providers)
         if problem:
             doc.add(doc.value_at(path), problem, path)
+    _check_search_engines(doc, data)
+
+
+def _check_search_engines(doc: Document, data: dict[str, Any]) -> None:
+    """search.default, search.fallback and aliases' search.engine name declared engines."""
     search = _mapping(data.get("search"))
     engines = _mapping(search.get("engines"))
-    if isinstance(search.get("default"), str) and search["default"] not in engines:
-        path = ("search", "default")
-        doc.add(doc.value_at(path), _undeclared("search engine", search["default"], engines), path)
+    named: list[tuple[Path, Any]] = [(("search", "default"), search.get("default"))]
+    named += [(("search", "fallback", i), name) for i, name in _items(search.get("fallback"))]
+    for alias, spec in _mapping(data.get("aliases")).items():
+        engine = _mapping(_mapping(spec).get("search")).get("engine")
+        named.append((("aliases", alias, "search", "engine"), engine))
+    for path, name in named:
+        if isinstance(name, str) and name not in engines:
+            doc.add(doc.value_at(path), _undeclared("search engine", name, engines), path)
 
 
 def check_server(doc: Document, providers: dict[str, Any] | None) -> None:

@@ -89,6 +89,14 @@ CHAT_REQUEST: dict[str, Any] = {
             "then": {"required": ["json_schema"]},
         },
         "user": {"type": "string"},
+        "web_search_options": {
+            "type": ["object", "null"],
+            "description": "search the web first and cite the sources (url_citation annotations)",
+            "properties": {
+                "search_context_size": {"enum": ["low", "medium", "high"]},
+                "user_location": {"type": ["object", "null"]},
+            },
+        },
     },
 }
 

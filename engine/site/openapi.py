@@ -13,13 +13,33 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.modeltypes import MODEL_TYPES
+from engine.search.base import SAFESEARCH, SEARCH_TYPES, TIME_RANGES
 from engine.site.response_schemas import SCHEMAS, SSE_EVENT, Schema
 from engine.snapshot.model import PATH_PARAM, Route, Snapshot
 
 SEARCH_QUERY = (
-    {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "pattern": "\\S"}},
+    {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "pattern": "\\S", "maxLength": 400},
+    },
     {"name": "engine", "in": "query", "schema": {"type": "string"}},
+    {"name": "type", "in": "query", "schema": {"enum": list(SEARCH_TYPES), "default": "text"}},
+    {
+        "name": "max_results",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+    },
     {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10}},
+    {
+        "name": "region",
+        "in": "query",
+        "schema": {"type": "string", "pattern": "^[a-zA-Z]{2}-[a-zA-Z]{2}$"},
+    },
+    {"name": "safesearch", "in": "query", "schema": {"enum": list(SAFESEARCH)}},
+    {"name": "time_range", "in": "query", "schema": {"enum": list(TIME_RANGES)}},
 )
 
 
@@ -73,10 +93,14 @@ OPERATIONS: dict[str, Operation] = {
         "Search",
         "SearchResults",
         query=SEARCH_QUERY,
-        description="Asks `engine` (else the default engine) for `count` results.",
+        description="Asks `engine` (else the default engine, then `search.fallback`) for "
+        "`max_results` results of `type`; `x-patchbay-cache` says HIT or MISS.",
     ),
     "search.providers": Operation(
-        "List search engines", "Search", "SearchEngineList", description="With kind and status."
+        "List search engines",
+        "Search",
+        "SearchEngineList",
+        description="With kind, status, types and parameters.",
     ),
     "health.live": Operation("Liveness: the process answers", "Health"),
     "health.ready": Operation("Readiness: a config is loaded", "Health"),

@@ -105,20 +105,25 @@ SSE_EVENT: Schema = {
 }
 SEARCH_RESULTS: Schema = {
     "type": "object",
-    "required": ["object", "engine", "query", "data"],
+    "required": ["engine", "type", "query", "results"],
     "properties": {
-        "object": {"const": "list"},
         "engine": {"type": "string"},
+        "type": {"type": "string"},
         "query": {"type": "string"},
-        "data": {
+        "results": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["title", "url"],
+                "required": ["title", "url", "snippet", "source"],
                 "properties": {
                     "title": {"type": "string"},
                     "url": {"type": "string"},
-                    "snippet": {"type": ["string", "null"]},
+                    "snippet": {"type": "string"},
+                    "source": {"type": "string"},
+                    "published": {"type": "string"},
+                    "thumbnail": {"type": "string"},
+                    "image": {"type": "string"},
+                    "duration": {"type": "string"},
                 },
             },
         },

@@ -19,13 +19,13 @@ from engine.modeltypes import MODEL_TYPES
 from engine.providers import KINDS
 from engine.providers.base import Model, Provider, ProviderStatus
 from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
+from engine.search.catalog import Search, WebSearch
 from engine.snapshot.model import (
     ErrorTemplate,
     Plan,
     Policy,
     Route,
     RouteTable,
-    Search,
     Snapshot,
     Target,
 )
@@ -238,6 +238,7 @@ def _alias_plans(aliases: Mapping[str, Any], plans: Mapping[str, Plan]) -> dict[
             targets=tuple(t for t, _ in live),
             weights=tuple(float(w) for _, w in live),
             strategy=spec.get("strategy", "fallback"),
+            search=WebSearch(**spec["search"]) if "search" in spec else None,
             **extra,
         )
     return compiled
@@ -265,9 +266,23 @@ def _search(
                 base_url=base_url or "",
                 api_key=api_key,
                 timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
+                headers=_headers(entry.get("headers", {}), environ),
             )
         )
-    return Search(engines=engines, default=spec.get("default"))
+    cache = spec.get("cache", {})
+    return Search(
+        engines=engines,
+        default=spec.get("default"),
+        fallback=tuple(spec.get("fallback", ())),
+        cache_ttl=float(cache.get("ttl", 0)),
+        cache_entries=int(cache.get("max_entries", 1000)),
+    )
+
+
+def _headers(declared: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Extra headers with `${VAR}`s resolved; one whose variable is unset is not sent."""
+    resolved = {name: resolve_env(value, environ) for name, value in declared.items()}
+    return {name: value for name, value in resolved.items() if value is not None}
 
 
 def _error_templates(errors: Mapping[str, Any]) -> dict[str, ErrorTemplate]:

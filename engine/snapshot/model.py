@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config.settings import Settings
-from engine.errors import MethodNotAllowed, ModelNotFound, NotFound
+from engine.errors import MethodNotAllowed, ModelNotFound
 from engine.formats import OPENAI, WireFormat
 from engine.providers.base import Model, Provider, ProviderKind
-from engine.search.base import SearchEngine
+from engine.search.catalog import Search, WebSearch
 from engine.stores.base import Cooldown
 
 
@@ -41,6 +41,7 @@ class Plan:
     weights: tuple[float, ...]
     strategy: str = "fallback"  # a name in engine/routing/strategies.py STRATEGIES
     fallback_on: frozenset[str] = frozenset({"connect", "timeout", "429", "5xx"})
+    search: WebSearch | None = None  # grounds every chat through it in a web search
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,42 +144,6 @@ class ErrorTemplate:
     status: int
     type: str
     render: Callable[[Mapping[str, Any]], str]
-
-
-@dataclass(frozen=True, slots=True)
-class Search:
-    """providers.yaml `search`: every declared engine, active or not, and the default."""
-
-    engines: Mapping[str, SearchEngine] = field(default_factory=dict)
-    default: str | None = None
-
-    def active(self) -> list[str]:
-        return [name for name, engine in self.engines.items() if engine.spec.active]
-
-    def default_name(self) -> str | None:
-        """The engine an unnamed search uses: the default when active, else the first active."""
-        active = self.active()
-        return self.default if self.default in active else next(iter(active), None)
-
-    def engine(self, name: str | None) -> SearchEngine:
-        """The named engine, or `default_name()`'s when `name` is None.
-
-        Raises NotFound (`engine_not_found`, listing the active engines) when the engine
-        is unknown, switched off or lacks its key.
-        """
-        active = self.active()
-        if name is None:
-            name = self.default_name()
-        found = self.engines.get(name) if name is not None else None
-        if found is None or name not in active:
-            message = (
-                f"The search engine '{name}' does not exist or is switched off. "
-                f"Active engines: {', '.join(active) or 'none'}."
-                if name is not None
-                else "No search engine is active."
-            )
-            raise NotFound(message, param="engine", code="engine_not_found")
-        return found
 
 
 @dataclass(frozen=True, slots=True)

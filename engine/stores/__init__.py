@@ -1,1 +1,1 @@
-"""Counters and cooldowns, in this worker's memory or shared through Redis."""
+"""Counters, cooldowns and cached answers, in this worker's memory or shared through Redis."""

@@ -60,3 +60,15 @@ class Cooldowns(Protocol):
     async def failures(self, name: str) -> int:
         """Failures counted in `name`'s current window (0 after a cooldown starts)."""
         ...
+
+
+class Answers(Protocol):
+    """Answers kept for a while under a key (the search cache); values are opaque bytes."""
+
+    async def get(self, key: str) -> bytes | None:
+        """The value under `key`, or None when there is none (or it expired)."""
+        ...
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        """Keep `value` under `key` for `ttl` seconds; a store that fails keeps nothing."""
+        ...

@@ -1,9 +1,10 @@
-"""Counters and cooldowns in this worker's memory: exact for one worker, per worker for several."""
+"""Counters, cooldowns and answers in this worker's memory: exact for one worker, per
+worker for several."""
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Mapping
 
 from engine.stores.base import Cooldown
@@ -58,3 +59,28 @@ class MemoryCooldowns:
 
     async def failures(self, name: str) -> int:
         return len(self._failures.get(name, ()))
+
+
+class MemoryAnswers:
+    """The Answers protocol in a dict: at most `max_entries`, least recently used out first."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self.max_entries = 1000
+
+    async def get(self, key: str) -> bytes | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        self._entries[key] = (self._clock() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)

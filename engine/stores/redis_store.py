@@ -97,7 +97,40 @@ class RedisState:
             return 0
         return int(count or 0)
 
+    def answers(self) -> RedisAnswers:
+        """The search cache's store, over this client and its breaker."""
+        return RedisAnswers(self._client, self._on_failure, self._on_answer)
+
     async def close(self) -> None:
         # Closing the connections to a Redis that is already gone is not an error.
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
+
+
+class RedisAnswers:
+    """The Answers protocol over Redis: `GET`, and `SET PX` with the TTL.
+
+    A Redis that does not answer is a miss on read and keeps nothing on write.
+    """
+
+    def __init__(
+        self, client: Redis, on_failure: Callable[[], None], on_answer: Callable[[], None]
+    ) -> None:
+        self._client = client
+        self._on_failure = on_failure
+        self._on_answer = on_answer
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            found = await self._client.get(key)
+        except (RedisError, OSError):
+            self._on_failure()
+            return None
+        self._on_answer()
+        return found if isinstance(found, bytes) else None
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        try:
+            await self._client.set(key, value, px=max(1, round(ttl * 1000)))
+        except (RedisError, OSError):
+            self._on_failure()

@@ -1,7 +1,8 @@
 """The one store of shared state a worker owns: memory, or the Redis at `redis_url`.
 
-Limits and cooldowns both ask it, with the `redis_url` of their request's snapshot, so
-both follow an edit of `redis_url` live; the client of a Redis no longer named is closed.
+Limits, cooldowns and the search cache ask it, with the `redis_url` of their request's
+snapshot, so all follow an edit of `redis_url` live; the client of a Redis no longer
+named is closed.
 
 A Redis that fails or times out opens a breaker: for BREAKER_SECONDS every call is
 served from this worker's memory, so a frozen Redis costs one request one timeout
@@ -17,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.stores.base import Cooldowns, Counters
-from engine.stores.memory import MemoryCooldowns, MemoryCounters
+from engine.stores.base import Answers, Cooldowns, Counters
+from engine.stores.memory import MemoryAnswers, MemoryCooldowns, MemoryCounters
 
 if TYPE_CHECKING:
     from engine.stores.redis_store import RedisState
@@ -27,12 +28,13 @@ BREAKER_SECONDS = 5.0  # memory only, after a Redis failure, before Redis is tri
 
 
 class SharedState:
-    """Counters and cooldowns for one worker, kept where the live config says."""
+    """Counters, cooldowns and cached answers for one worker, kept where the live config says."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._counters = MemoryCounters()
         self._cooldowns = MemoryCooldowns()
+        self._answers = MemoryAnswers()
         self._redis: tuple[str, RedisState] | None = None
         self._open_until = 0.0  # the breaker: memory only until then
         self._failing_since: float | None = None  # wall-clock time of the first failure
@@ -46,6 +48,13 @@ class SharedState:
         if redis_url is None or self._breaker_open():
             return self._cooldowns
         return await self._shared(redis_url)
+
+    async def answers(self, redis_url: str | None, max_entries: int) -> Answers:
+        """The search cache: in memory (at most `max_entries`), or in Redis."""
+        if redis_url is None or self._breaker_open():
+            self._answers.max_entries = max_entries
+            return self._answers
+        return (await self._shared(redis_url)).answers()
 
     def health(self, redis_url: str | None) -> dict[str, Any]:
         """Where shared state is kept now, and since when Redis has failed (if it has)."""
