@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from engine.compile import UnknownDefaultProvider, compile_snapshot
 from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
+from engine.config.fragments import FRAGMENT_DIRS
 from engine.handlers import HANDLER_NAMES
 from engine.logs import configure_logging
 from engine.providers import KINDS
@@ -38,7 +39,7 @@ def build_snapshot(
     discovered: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Snapshot:
     """Validate and compile `source`; every way it can be wrong is a ConfigInvalid."""
-    data = load_config(source, handlers=HANDLER_NAMES, kinds=KINDS.keys())
+    data = load_config(source, handlers=HANDLER_NAMES, kinds=KINDS.keys(), environ=environ)
     try:
         return compile_snapshot(
             source, data, environ=environ, overrides=overrides, discovered=discovered
@@ -180,6 +181,8 @@ class Reloader:
         vanished = []
         for name, served in self._served.files.items():
             now = source.files.get(name)
+            if now is None and name.split("/")[0] in FRAGMENT_DIRS.values():
+                continue  # a file of providers.d/ or routes.d/ is removed by deleting it
             if served.strip() and not (now or b"").strip():
                 what = "vanished" if now is None else "became empty"
                 message = f"file {what}; taken as a change in progress ({VANISHED})"
