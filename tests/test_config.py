@@ -24,6 +24,7 @@ CONFIGS = Path(__file__).parent / "configs"
 HANDLERS = {"chat.completions", "models.list"}
 KINDS = {"echo", "openai"}
 SPEC_HANDLERS = HANDLERS | {"embeddings.create", "images.generations", "models.get", "search.query"}
+SPEC_HANDLERS |= {"admin.config", "admin.explain"}
 
 MIN_ROUTES = """\
 routes:

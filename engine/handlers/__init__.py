@@ -29,6 +29,7 @@ def handler_table() -> Mapping[str, Handler]:
             "metrics.scrape": metrics.scrape,
             "admin.reload": admin.reload,
             "admin.config": admin.config,
+            "admin.explain": admin.explain,
         }
     )
 

@@ -1,12 +1,17 @@
-"""POST /admin/reload and GET /admin/config: the admin key guards them; unset, they are 404."""
+"""POST /admin/reload, GET /admin/config and GET /admin/explain: the admin key guards
+them; while it is unset, they are 404."""
 
 from __future__ import annotations
 
 import hmac
 import os
+from typing import cast, get_args
 
-from engine.errors import AuthenticationFailed, NotFound
+from engine.describe import describe
+from engine.errors import AuthenticationFailed, InvalidRequest, NotFound
+from engine.explain import explain as explain_model
 from engine.http import Request, Response
+from engine.snapshot import ModelType
 
 
 def _require_admin(req: Request) -> None:
@@ -30,8 +35,27 @@ async def reload(req: Request) -> Response:
 
 
 async def config(req: Request) -> Response:
+    """Status, and `config`: what is served (`?variables=A,B` asks which are set)."""
     _require_admin(req)
-    return Response.json(_status(req))
+    asked = [n for n in req.query().get("variables", "").split(",") if n]
+    snapshot = req.runtime.snapshot
+    view = describe(snapshot, req.runtime.reloader.environ, asked)
+    return Response.json({**_status(req), "config": view})
+
+
+async def explain(req: Request) -> Response:
+    """How `?model=` resolves now (`&key=` a client key's name, `&type=` for `auto`)."""
+    _require_admin(req)
+    query = req.query()
+    model = query.get("model", "")
+    if not model:
+        raise InvalidRequest("Missing required parameter: 'model'.", param="model")
+    model_type = query.get("type", "chat")
+    if model_type not in get_args(ModelType):
+        types = ", ".join(get_args(ModelType))
+        raise InvalidRequest(f"'type' is one of: {types}.", param="type")
+    explained = explain_model(req.snapshot, model, query.get("key"), cast(ModelType, model_type))
+    return Response.json(explained)
 
 
 def _status(req: Request) -> dict[str, object]:
