@@ -233,3 +233,13 @@ def test_alias_mistakes_are_named(text: str, expected: str) -> None:
 def test_an_anchored_key_is_just_a_key(tmp_path: Path) -> None:
     write_config(tmp_path, providers="providers:\n  &name echo: {kind: echo}\n")
     assert loaded(tmp_path)["providers"] == {"echo": {"kind": "echo"}}
+
+
+def test_the_readme_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("```yaml\nx-openai-compatible:", 1)[1].split("```", 1)[0]
+    write_config(tmp_path, providers="x-openai-compatible:" + block)
+    providers = loaded(tmp_path)["providers"]
+    assert isinstance(providers, dict)
+    assert providers["together"]["timeout"] == 60 and providers["groq"]["timeout"] == 30
+    assert providers["groq"]["headers"] == {"X-Title": "Patchbay"}
