@@ -142,6 +142,8 @@ def admin_key(server: Mapping[str, Any], environ: Mapping[str, str]) -> str:
 
 def fetch_config(url: str, key: str, variables: list[str]) -> dict[str, Any]:
     """The `config` of GET {url}/admin/config, naming `variables` so it says which are set."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise GatewayUnreachable(f"{url} is not an http:// or https:// URL")
     query = urllib.parse.urlencode({"variables": ",".join(variables)})
     request = urllib.request.Request(
         f"{url.rstrip('/')}/admin/config?{query}", headers={"Authorization": f"Bearer {key}"}

@@ -166,6 +166,8 @@ def test_a_required_variable_the_gateway_lacks_is_a_rejection(files: Path, serve
 def test_unreachable_or_refusing_gateways(files: Path, served: str) -> None:
     wrong = cli(files, "--against", served, PATCHBAY_ADMIN_KEY="wrong")
     assert wrong.returncode == 2 and "refused the admin key" in wrong.stderr
+    local = cli(files, "--against", str(files / "providers.yaml"))
+    assert local.returncode == 2 and "is not an http:// or https:// URL" in local.stderr
     nobody = cli(files, "--against", f"http://127.0.0.1:{free_port()}")
     assert nobody.returncode == 2 and "cannot ask http://127.0.0.1:" in nobody.stderr
     with gateway(files, environ={**GATEWAY_ENV, "PATCHBAY_ADMIN_KEY": ""}, no_watch=True) as url:

@@ -16,8 +16,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from engine.config.document import Document, Path
 from engine.config.problems import Problem
-from engine.config.yamlfile import Document, Path
 
 _TYPE_NAMES = {
     "object": "a mapping",
