@@ -1,4 +1,4 @@
-"""`patchbay serve|check|routes|models` (also `python -m engine`)."""
+"""`patchbay serve|check|routes|models|explain|schema` (also `python -m engine`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine import commands as authoring
 from engine.config import ConfigInvalid, read_sources
 from engine.config.settings import SettingError, check_given_settings
 from engine.handlers import WIRE_FORMATS
@@ -39,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--poll", action="store_true", help="watch by polling (Docker Desktop, WSL, NFS)"
     )
-    commands.add_parser("check", parents=[config_dir], help="validate every config file")
+    check = commands.add_parser("check", parents=[config_dir], help="validate every config file")
+    authoring.add_check_options(check)
+    authoring.add_commands(commands, config_dir)
     commands.add_parser("routes", parents=[config_dir], help="print the compiled route table")
     commands.add_parser("models", parents=[config_dir], help="print the model ids served")
     return parser
@@ -50,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     directory = Path(args.config_dir or environ.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
     overrides = _overrides(args) if args.command == "serve" else {}
+    early = authoring.run_early(args, directory, environ)
+    if early is not None:
+        return early
     try:
         check_given_settings(environ, overrides)
         snapshot = build_snapshot(read_sources(directory), WIRE_FORMATS, environ, overrides)
@@ -71,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "models":
         print("\n".join(snapshot.model_ids()))
         return 0
+    if args.command == "explain":
+        return authoring.print_explanation(args, snapshot)
     return _serve(directory, environ, overrides, snapshot)
 
 

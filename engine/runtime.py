@@ -107,6 +107,10 @@ class _Live:
     def snapshot(self) -> Snapshot:
         return self._reloader.snapshot
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self._reloader.environ
+
     def status(self) -> dict[str, Any]:
         return self._reloader.describe()
 

@@ -54,17 +54,24 @@ def _find(token: str, keys: tuple[ClientKey, ...]) -> ClientKey | None:
 
 
 def may_use(req: Request, name: str, plan: Plan) -> bool:
-    """Whether the request's key may use `name`.
+    """Whether the request's key may use `name` (see `key_may_use`)."""
+    return key_may_use(req.client, name, plan)
+
+
+def key_may_use(key: ClientKey | None, name: str, plan: Plan) -> bool:
+    """Whether `key` may use `name`, which resolves to `plan`.
 
     A key with no `models` list may use every model. Otherwise the name asked for must
     match one of its patterns or aliases, or every model the name resolves to must.
     """
-    key = req.client
     if key is None or not key.models:
         return True
-    return _allowed(name, key.models) or all(
-        _allowed(t.public_id, key.models) for t in plan.targets
-    )
+    return _allowed(name, key.models) or all(key_allows(key, t.public_id) for t in plan.targets)
+
+
+def key_allows(key: ClientKey | None, model: str) -> bool:
+    """Whether `model` (a PROVIDER/MODEL or alias name) is on `key`'s allow-list, if any."""
+    return key is None or not key.models or _allowed(model, key.models)
 
 
 def check_model(req: Request, name: str, plan: Plan) -> None:

@@ -19,9 +19,11 @@ class Problem:
     col: int
     message: str
     path: str = ""
+    via: str = ""  # the alias and anchor a value inside a shared block came through
 
     def __str__(self) -> str:
-        where = f" (at {self.path})" if self.path else ""
+        notes = [note for note in (f"at {self.path}" if self.path else "", self.via) if note]
+        where = f" ({'; '.join(notes)})" if notes else ""
         return f"{self.file}:{self.line}:{self.col}: {self.message}{where}"
 
 
@@ -30,7 +32,7 @@ class ConfigInvalid(Exception):
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: tuple[Problem, ...] = tuple(
-            sorted(problems, key=lambda p: (p.file, p.line, p.col, p.message))
+            sorted(problems, key=lambda p: (p.file, p.line, p.col, p.message, p.path, p.via))
         )
         super().__init__("\n".join(str(p) for p in self.problems))
 

@@ -5,13 +5,14 @@ Each check tolerates data of the wrong shape, since the schema has already repor
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import jinja2
 
-from engine.config.envref import malformed_reference
-from engine.config.yamlfile import Document, Path
+from engine.config.document import Document, Path
+from engine.config.envref import malformed_reference, required_unset
+from engine.config.problems import yaml_path
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -45,10 +46,19 @@ def check_routes(doc: Document, handlers: Collection[str]) -> None:
             key = (route["path"], str(method))
             if key in seen:
                 where: Path = ("routes", i, "path")
-                message = f"route {method} {key[0]} is already declared by routes[{seen[key]}]"
+                message = (
+                    f"route {method} {key[0]} is already declared by {_route(doc, i, seen[key])}"
+                )
                 doc.add(doc.value_at(where), message, where)
             else:
                 seen[key] = i
+
+
+def _route(doc: Document, this: int, other: int) -> str:
+    """How route `this` names route `other`: its index, and its file when not the same."""
+    file, local = doc.locate(("routes", other))
+    same = doc.locate(("routes", this))[0] == file
+    return yaml_path(local) if same else f"{yaml_path(local)} in {file}"
 
 
 def check_providers(doc: Document, kinds: Collection[str]) -> None:
@@ -103,12 +113,25 @@ def check_server(doc: Document, providers: dict[str, Any] | None) -> None:
         names.add(str(name))
 
 
+MALFORMED = (
+    "malformed environment reference: write ${NAME}, ${NAME:-default} or ${NAME:?message}"
+    " ($${ for a literal ${)"
+)
+
+
 def check_references(doc: Document) -> None:
-    """Every `${` in a string opens a well-formed `${NAME}` reference or an escape."""
+    """Every `${` in a string opens a well-formed reference or an escape."""
     for path, value in _strings(doc.data, ()):
         if malformed_reference(value):
-            message = "malformed environment reference: write ${NAME} (or $${ for a literal)"
-            doc.add(doc.value_at(path), message, path)
+            doc.add(doc.value_at(path), MALFORMED, path)
+
+
+def check_required(doc: Document, environ: Mapping[str, str]) -> None:
+    """Every `${NAME:?message}` a string needs has its variable set (never shows a value)."""
+    for path, value in _strings(doc.data, ()):
+        for name, message in required_unset(value, environ):
+            text = f"environment variable {name} is not set" + (f": {message}" if message else "")
+            doc.add(doc.value_at(path), text, path)
 
 
 def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:

@@ -11,12 +11,13 @@ import difflib
 import json
 from collections.abc import Iterator
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from engine.config.document import Document, Path
 from engine.config.problems import Problem
-from engine.config.yamlfile import Document, Path
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -29,10 +30,17 @@ _TYPE_NAMES = {
 }
 
 
+SCHEMA_NAMES = ("providers", "routes", "server")
+
+
+def schema_file(name: str) -> Traversable:
+    """The installed schema file for a file kind: "providers", "routes" or "server"."""
+    return resources.files("engine.config").joinpath(f"schemas/{name}.schema.json")
+
+
 def load_schema(name: str) -> dict[str, Any]:
-    """The schema for a file kind: "routes", "providers" or "server"."""
-    text = resources.files("engine.config").joinpath(f"schemas/{name}.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
+    """The schema for a file kind: "providers", "routes" or "server"."""
+    schema: dict[str, Any] = json.loads(schema_file(name).read_text())
     return schema
 
 

@@ -131,9 +131,8 @@ def _check(settings: Settings) -> None:
         if (value := getattr(settings, name)) <= 0:
             raise SettingError(f"{name}: must be positive, got {value}")
     if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
-        raise SettingError(
-            f"redis_url: {settings.redis_url!r} must start with {', '.join(REDIS_SCHEMES)}"
-        )
+        # Not quoted: a Redis URL may carry a password.
+        raise SettingError(f"redis_url: must start with {', '.join(REDIS_SCHEMES)}")
 
 
 def resolve_settings(

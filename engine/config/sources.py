@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from engine.config.fragments import FRAGMENT_DIRS
 from engine.config.problems import ConfigInvalid, Problem
 
 MAX_FILE_SIZE: int = 1024 * 1024
+MAX_FRAGMENTS = 256  # files in one providers.d/ or routes.d/
 REQUIRED_FILES = ("routes.yaml", "providers.yaml")
 OPTIONAL_FILES = ("config/server.yaml",)
 
@@ -25,7 +27,8 @@ class ConfigSource:
 
 
 def read_sources(directory: Path) -> ConfigSource:
-    """Read routes.yaml, providers.yaml and (if present) config/server.yaml from `directory`.
+    """Read routes.yaml, providers.yaml, (if present) config/server.yaml and the
+    `*.yaml` files of providers.d/ and routes.d/ from `directory`.
 
     Symlinks are followed, so a Kubernetes `..data` swap is read as the new version.
     Raises ConfigInvalid when a required file is missing or unreadable, or any file is
@@ -33,7 +36,10 @@ def read_sources(directory: Path) -> ConfigSource:
     """
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
-    for name in REQUIRED_FILES + OPTIONAL_FILES:
+    fragments = [
+        name for folder in FRAGMENT_DIRS.values() for name in _fragments(directory, folder)
+    ]
+    for name in REQUIRED_FILES + OPTIONAL_FILES + tuple(fragments):
         path = directory / name
         try:
             with path.open("rb") as handle:
@@ -53,6 +59,27 @@ def read_sources(directory: Path) -> ConfigSource:
     if problems:
         raise ConfigInvalid(problems)
     return ConfigSource(directory, MappingProxyType(files), _digest(files))
+
+
+def _fragments(directory: Path, folder: str) -> list[str]:
+    """`folder/NAME.yaml` for each YAML file in `folder`, in name order; dot-files (editor
+    leftovers, a ConfigMap's `..data`) are not config."""
+    try:
+        names = sorted(
+            entry.name
+            for entry in (directory / folder).iterdir()
+            if entry.name.endswith(".yaml") and not entry.name.startswith(".")
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise ConfigInvalid(
+            [Problem(folder, 1, 1, f"cannot list: {exc.strerror or exc}")]
+        ) from None
+    if len(names) > MAX_FRAGMENTS:
+        message = f"holds {len(names)} YAML files, more than the {MAX_FRAGMENTS} allowed"
+        raise ConfigInvalid([Problem(folder, 1, 1, message)])
+    return [f"{folder}/{name}" for name in names]
 
 
 def _digest(files: Mapping[str, bytes]) -> str:

@@ -1,94 +1,66 @@
 """Read one YAML file strictly, remembering where every key and value starts.
 
-The positions let a schema error's path become `file:line:col`. Anchors and aliases
-are refused (they hide where a value comes from and allow "billion laughs" blow-ups),
-and a key given twice is a problem rather than a silent overwrite.
+Anchors, aliases and merge keys (`<<: *base`) work as in every YAML tool. What an alias
+would expand to is measured on the composed graph before anything is copied, so an
+"alias bomb" (a few lines that expand to billions of values) is refused at once, as
+Kubernetes' reader does. A key given twice is a problem rather than a silent overwrite.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from yaml.events import AliasEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from engine.config.problems import PathPart, Problem, yaml_path
+from engine.config.aliases import MAX_DEPTH, AliasNode, ExpansionRefused, Measure, position
+from engine.config.document import Document, Path, Position, Via
 
-Path = tuple[PathPart, ...]
-ANCHOR_MESSAGE = "YAML anchors and aliases are not allowed"
+__all__ = ["MAX_DEPTH", "Document", "Path", "parse_yaml"]
+
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
-_ALIAS_TAG = "tag:patchbay.invalid,2024:alias"
-MAX_DEPTH = 32
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MERGE_MESSAGE = "a merge key '<<' takes a mapping or a list of mappings, e.g. <<: *defaults"
 
-
-@dataclass(slots=True)
-class Document:
-    """A parsed file: its data, where each value and key starts, and what was wrong."""
-
-    name: str
-    data: Any = None
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    # Where a value could not be read (an alias, an odd tag); it is reported already,
-    # so schema errors there would only be noise.
-    unreadable: set[Path] = field(default_factory=set)
-
-    def value_at(self, path: Path) -> tuple[int, int]:
-        """Position of the value at `path`, else of its nearest recorded ancestor."""
-        while path not in self.values and path:
-            path = path[:-1]
-        return self.values.get(path, (1, 1))
-
-    def key_at(self, path: Path) -> tuple[int, int]:
-        """Position of the key that names `path`, else of the value."""
-        return self.keys.get(path) or self.value_at(path)
-
-    def problem(self, where: tuple[int, int], message: str, path: Path = ()) -> Problem:
-        return Problem(self.name, where[0], where[1], message, yaml_path(path))
-
-    def add(self, where: tuple[int, int], message: str, path: Path = ()) -> None:
-        self.problems.append(self.problem(where, message, path))
-
-
-def _position(mark: Any) -> tuple[int, int]:
-    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+# One entry of a mapping: key text, key node, value node, and the alias it was merged by.
+_Entry = tuple[str, ScalarNode, Node, Via | None]
 
 
 class StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that marks anchors and aliases instead of following them.
+    """A SafeLoader that keeps each alias as an AliasNode and bounds nesting.
 
-    Anchored positions are collected in `anchored`; an alias becomes a stand-in node whose
-    value says whether its anchor was defined. Nesting beyond MAX_DEPTH is refused, since
-    composing is recursive and a 1 MiB file of `[` would otherwise exhaust the stack.
+    Composing is recursive, so nesting beyond MAX_DEPTH is refused: a 1 MiB file of `[`
+    would otherwise exhaust the stack.
     """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        # (position, is a mapping key): a block mapping starts where its first key does.
-        self.anchored: set[tuple[tuple[int, int], bool]] = set()
         self.depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
         if isinstance(event, AliasEvent):
             self.get_event()  # type: ignore[no-untyped-call]
-            known = "" if event.anchor in self.anchors else "undefined"
-            return ScalarNode(_ALIAS_TAG, known, event.start_mark, event.end_mark)  # type: ignore[arg-type]
-        if isinstance(event, NodeEvent) and event.anchor is not None:
-            is_key = isinstance(parent, MappingNode) and index is None
-            self.anchored.add((_position(event.start_mark), is_key))
+            anchor = str(event.anchor)
+            target = self.anchors.get(anchor)
+            if target is None:
+                self._refuse(f"alias *{anchor} has no anchor &{anchor} before it", event)
+            return AliasNode(anchor, target, event.start_mark, event.end_mark)
+        if isinstance(event, NodeEvent) and event.anchor in self.anchors:
+            line, col = position(self.anchors[event.anchor].start_mark)
+            self._refuse(f"anchor &{event.anchor} is defined twice (first at {line}:{col})", event)
         if self.depth >= MAX_DEPTH:
-            problem = f"nesting is deeper than {MAX_DEPTH} levels"
-            raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+            self._refuse(f"nesting is deeper than {MAX_DEPTH} levels", event)
         self.depth += 1
         try:
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def _refuse(self, problem: str, event: Any) -> NoReturn:
+        raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
 
 
 def parse_yaml(name: str, raw: bytes) -> Document:
@@ -104,17 +76,23 @@ def parse_yaml(name: str, raw: bytes) -> Document:
     try:
         loader = StrictLoader(text)
     except yaml.reader.ReaderError as exc:
-        document.add(_text_position(text, exc.position), f"YAML syntax error: {exc.reason}")
+        document.add(_textposition(text, exc.position), f"YAML syntax error: {exc.reason}")
         return document
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        document.add(_position(exc.problem_mark or exc.context_mark), _syntax_message(exc))
+        document.add(position(exc.problem_mark or exc.context_mark), _syntax_message(exc))
         return document
     finally:
         loader.dispose()
-    if root is not None:
-        document.data = _Walk(loader, document).node(root, ())
+    if root is None:
+        return document
+    try:
+        Measure().check(root)
+    except ExpansionRefused as refused:
+        document.add(refused.where, refused.message)
+        return document
+    document.data = _Walk(loader, document).node(root, ())
     return document
 
 
@@ -125,7 +103,7 @@ def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
     return f"YAML syntax error: {exc.problem or exc.context}"
 
 
-def _text_position(text: str, offset: int) -> tuple[int, int]:
+def _textposition(text: str, offset: int) -> Position:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
@@ -138,13 +116,12 @@ class _Walk:
         self.document = document
 
     def node(self, node: Node, path: Path) -> Any:
-        where = self.document.values[path] = _position(node.start_mark)
-        if (where, False) in self.loader.anchored or node.tag == _ALIAS_TAG:
-            # An undefined alias has no anchor to report it, so it reports itself.
-            if node.tag != _ALIAS_TAG or node.value == "undefined":
-                self.document.add(where, ANCHOR_MESSAGE, path)
-            if node.tag == _ALIAS_TAG:
-                return self._unreadable(path)
+        if isinstance(node, AliasNode):
+            via = self.document.via[path] = node.via()
+            value = self.node(node.target, path)
+            self.document.values[path] = via.alias_at  # the value as a whole is the alias
+            return value
+        self.document.values[path] = position(node.start_mark)
         if isinstance(node, MappingNode | SequenceNode):
             if node.tag not in (_MAP_TAG, _SEQ_TAG):
                 return self._unreadable(path, f"unsupported YAML tag {node.tag}")
@@ -156,27 +133,68 @@ class _Walk:
         except yaml.constructor.ConstructorError as exc:
             return self._unreadable(path, f"unsupported YAML value: {exc.problem}")
 
-    def _unreadable(self, path: Path, message: str | None = None) -> None:
+    def _unreadable(self, path: Path, message: str) -> None:
         """Report a value that cannot be read; it stands as null, and the schema skips it."""
-        if message is not None:
-            self.document.add(self.document.values[path], message, path)
+        self.document.add(self.document.values[path], message, path)
         self.document.unreadable.add(path)
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            where = _position(key_node.start_mark)
-            if (where, True) in self.loader.anchored:
-                self.document.add(where, ANCHOR_MESSAGE, path)
-            if not isinstance(key_node, ScalarNode) or key_node.tag == _ALIAS_TAG:
-                self.document.add(where, "a mapping key must be a plain value", path)
-                continue
-            # Keys stay the text as written: `on:` or `404:` must not become True or 404.
-            key: str = key_node.value
+        for key, key_node, value_node, via in self.entries(node, path):
             child = (*path, key)
             if key in result:
-                self.document.add(where, f"duplicate key {key!r}", child)
+                self.document.add(position(key_node.start_mark), f"duplicate key {key!r}", child)
                 continue
-            self.document.keys[child] = where
+            self.document.keys[child] = position(key_node.start_mark)
+            if via is not None:
+                self.document.via[child] = via
             result[key] = self.node(value_node, child)
         return result
+
+    def entries(self, node: MappingNode, path: Path) -> list[_Entry]:
+        """The mapping's entries as written, with `<<` replaced by what it merges.
+
+        Keys written in the mapping win over merged ones, and an earlier merged mapping
+        wins over a later one, as YAML's merge key specifies.
+        """
+        written: list[_Entry | list[_Entry]] = []
+        merges = 0
+        for key_node, value_node in node.value:
+            where = position(key_node.start_mark)
+            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE_TAG:
+                merges += 1
+                if merges > 1:
+                    self.document.add(where, "duplicate key '<<' (merge a list: <<: [*a, *b])")
+                    continue
+                written.append(self.merged(value_node, path))
+            elif isinstance(key_node, ScalarNode):
+                # Keys stay the text as written: `on:` or `404:` must not become True or 404.
+                written.append((key_node.value, key_node, value_node, None))
+            else:
+                self.document.add(where, "a mapping key must be a plain value", path)
+        taken = {entry[0] for entry in written if isinstance(entry, tuple)}
+        entries: list[_Entry] = []
+        for entry in written:
+            if isinstance(entry, tuple):
+                entries.append(entry)
+                continue
+            for merged in entry:
+                if merged[0] not in taken:
+                    taken.add(merged[0])
+                    entries.append(merged)
+        return entries
+
+    def merged(self, value: Node, path: Path) -> list[_Entry]:
+        """The entries a `<<` value brings: one mapping, or a list of them, in order."""
+        sources = value.value if isinstance(value, SequenceNode) else [value]
+        entries: list[_Entry] = []
+        for source in sources:
+            target = source.target if isinstance(source, AliasNode) else source
+            if not isinstance(target, MappingNode) or target.tag != _MAP_TAG:
+                self.document.add(position(source.start_mark), _MERGE_MESSAGE, path)
+                continue
+            via = source.via() if isinstance(source, AliasNode) else None
+            entries += [
+                (k, kn, vn, inner or via) for k, kn, vn, inner in self.entries(target, path)
+            ]
+        return entries

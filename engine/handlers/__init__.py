@@ -42,6 +42,7 @@ HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
         "metrics.scrape": HandlerSpec(_plain(metrics.scrape)),
         "admin.reload": HandlerSpec(_plain(admin.reload)),
         "admin.config": HandlerSpec(_plain(admin.config)),
+        "admin.explain": HandlerSpec(_plain(admin.explain)),
     }
 )
 HANDLER_NAMES = frozenset(HANDLERS)

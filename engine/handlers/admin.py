@@ -1,12 +1,16 @@
-"""POST /admin/reload and GET /admin/config: the admin key guards them; unset, they are 404."""
+"""POST /admin/reload, GET /admin/config and GET /admin/explain: the admin key guards
+them; while it is unset, they are 404."""
 
 from __future__ import annotations
 
 import hmac
 import os
 
-from engine.errors import AuthenticationFailed, NotFound
+from engine.errors import AuthenticationFailed, InvalidRequest, NotFound
 from engine.http.messages import Request, Response
+from engine.modeltypes import MODEL_TYPES
+from engine.routing.explain import explain as explain_model
+from engine.snapshot.describe import describe
 
 
 def _require_admin(req: Request) -> None:
@@ -29,8 +33,27 @@ async def reload(req: Request) -> Response:
 
 
 async def config(req: Request) -> Response:
+    """Status, and `config`: what is served (`?variables=A,B` asks which are set)."""
     _require_admin(req)
-    return Response.json(_status(req))
+    asked = [n for n in req.query().get("variables", "").split(",") if n]
+    live = req.services.live
+    view = describe(live.snapshot, live.environ, asked)
+    return Response.json({**_status(req), "config": view})
+
+
+async def explain(req: Request) -> Response:
+    """How `?model=` resolves now (`&key=` a client key's name, `&type=` for `auto`)."""
+    _require_admin(req)
+    query = req.query()
+    model = query.get("model", "")
+    if not model:
+        raise InvalidRequest("Missing required parameter: 'model'.", param="model")
+    model_type = query.get("type", "chat")
+    if model_type not in MODEL_TYPES:
+        types = ", ".join(MODEL_TYPES)
+        raise InvalidRequest(f"'type' is one of: {types}.", param="type")
+    explained = explain_model(req.snapshot, model, query.get("key"), model_type)
+    return Response.json(explained)
 
 
 def _status(req: Request) -> dict[str, object]:

@@ -31,6 +31,11 @@ class LiveConfig(Protocol):
         """The snapshot serving now (a request keeps the one it started with)."""
         ...
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The variables `${VAR}` references were resolved against."""
+        ...
+
     def status(self) -> dict[str, Any]:
         """The reloader's last word for /admin/config (never a secret)."""
         ...

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
+from engine.config.fragments import FRAGMENT_DIRS
 from engine.config.settings import LISTENER_SETTINGS, SettingError
 from engine.live.lastgood import LastGood, fallback_state_dir, state_dir_of
 from engine.observe.logs import configure_logging
@@ -41,7 +42,7 @@ def build_snapshot(
 
     `handlers` maps each handler name routes.yaml may use to its inbound wire format.
     """
-    data = load_config(source, handlers=frozenset(handlers), kinds=KINDS.keys())
+    data = load_config(source, handlers=frozenset(handlers), kinds=KINDS.keys(), environ=environ)
     try:
         return compile_snapshot(
             source,
@@ -192,6 +193,8 @@ class Reloader:
         vanished = []
         for name, served in self._served.files.items():
             now = source.files.get(name)
+            if now is None and name.split("/")[0] in FRAGMENT_DIRS.values():
+                continue  # a file of providers.d/ or routes.d/ is removed by deleting it
             if served.strip() and not (now or b"").strip():
                 what = "vanished" if now is None else "became empty"
                 message = f"file {what}; taken as a change in progress ({VANISHED})"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import watchfiles
 
+from engine.config import FRAGMENT_DIRS
 from engine.live.reload import Reloader, fingerprint
 
 log = logging.getLogger("patchbay.watch")
@@ -92,7 +93,7 @@ def _events(
         *paths,
         watch_filter=_outside(state_dir.resolve()),
         stop_event=stop,
-        recursive=False,  # config/ is watched on its own; never a whole tree
+        recursive=False,  # config/ and the *.d/ folders are watched on their own; never a tree
         debounce=DEBOUNCE_MS,
         step=STEP_MS,
         rust_timeout=IDLE_CHECK_MS,
@@ -145,8 +146,8 @@ async def _periodic(reloader: Reloader, stop: asyncio.Event) -> None:
             await reloader.reload()
 
 
-def _watched(directory: Path) -> tuple[Path, Path]:
-    return directory, directory / "config"
+def _watched(directory: Path) -> tuple[Path, ...]:
+    return directory, directory / "config", *(directory / d for d in FRAGMENT_DIRS.values())
 
 
 def _identity(directory: Path) -> tuple[tuple[int, int] | None, ...]:

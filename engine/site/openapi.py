@@ -41,6 +41,24 @@ SEARCH_QUERY = (
     {"name": "safesearch", "in": "query", "schema": {"enum": list(SAFESEARCH)}},
     {"name": "time_range", "in": "query", "schema": {"enum": list(TIME_RANGES)}},
 )
+EXPLAIN_QUERY = (
+    {
+        "name": "model",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+    },
+    {"name": "key", "in": "query", "schema": {"type": "string"}},
+    {"name": "type", "in": "query", "schema": {"enum": ["chat", "image", "embedding"]}},
+)
+CONFIG_QUERY = (
+    {
+        "name": "variables",
+        "in": "query",
+        "description": "Comma-separated variable names: the answer says which are set.",
+        "schema": {"type": "string"},
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +124,22 @@ OPERATIONS: dict[str, Operation] = {
     "health.ready": Operation("Readiness: a config is loaded", "Health"),
     "metrics.scrape": Operation("Prometheus metrics", "Health", media="text/plain"),
     "admin.reload": Operation("Re-read the config now", "Admin", admin=True),
-    "admin.config": Operation("Config status: hash, load time, last error", "Admin", admin=True),
+    "admin.config": Operation(
+        "Config status: hash, load time, last error, what is served",
+        "Admin",
+        query=CONFIG_QUERY,
+        admin=True,
+        description="`config` describes what the snapshot serves (secrets stay references), "
+        "for `patchbay check --against`.",
+    ),
+    "admin.explain": Operation(
+        "How a model name resolves",
+        "Admin",
+        query=EXPLAIN_QUERY,
+        admin=True,
+        description="Alias or model, its targets in order with strategy, each target's "
+        "provider status, and whether a client key may use it (`patchbay explain`).",
+    ),
 }
 
 _COMPONENT = "#/components/schemas/"

@@ -94,6 +94,7 @@ def compile_snapshot(
             cooldown=_cooldown(defaults.get("cooldown", {})),
             discover_interval=float(defaults.get("discover_interval", 300)),
         ),
+        raw=data,
         search=_search(providers_file.get("search", {}), defaults, environ),
     )
 

@@ -162,6 +162,7 @@ class Snapshot:
     error_templates: Mapping[str, ErrorTemplate]
     policy: Policy
     search: Search
+    raw: Mapping[str, Any] = field(repr=False)  # the validated files, for explain and describe
 
     def resolve(self, name: str, model_type: str = "chat") -> Plan:
         """The plan serving `name`: `PROVIDER/MODEL`, an alias, a bare name or `auto`."""
