@@ -47,8 +47,8 @@ class CreateResponse:
         plan = plan_for(req, body, "chat")
         if earlier is not None:
             plan = _pinned(plan, earlier.provider)
-        turn = Turn(req, body, [*history, *input_items(body)], len(history), plan)
         kept = store if body.get("store") is True else None
+        turn = Turn(req, body, [*history, *input_items(body)], len(history), plan, kept is not None)
         if not body.get("stream"):
             (response, provider), served = await dispatch(req, plan, body, turn.answer)
             if kept is not None:
@@ -90,12 +90,18 @@ class Turn:
     target needs it), and the dispatch operations for JSON and streams."""
 
     def __init__(
-        self, req: Request, body: dict[str, Any], items: list[Any], earlier: int, plan: Plan
+        self,
+        req: Request,
+        body: dict[str, Any],
+        items: list[Any],
+        earlier: int,
+        plan: Plan,
+        stored: bool,
     ) -> None:
         self.req = req
         self.body = body
         self.items = items
-        self.store = body.get("store") is True
+        self.store = stored  # what a translated Response says of itself
         self.created_at = int(time.time())
         self.id = new_id("resp")
         # Translated once, up front, so a request no target can take is a 400 at once.
@@ -106,9 +112,10 @@ class Turn:
         return ResponseHead(self.id, self.created_at, model, self.body, self.store)
 
     def _native(self) -> dict[str, Any]:
-        """The request a native upstream gets: the conversation spelled out, our store kept out."""
+        """The request a native upstream gets: the conversation spelled out (our store's
+        ids mean nothing there), and `store` as the client said, else false."""
         native = {k: v for k, v in self.body.items() if k != "previous_response_id"}
-        return {**native, "input": self.items, "store": self.store}
+        return {**native, "input": self.items, "store": self.body.get("store") is True}
 
     def _chat(self, kind: ProviderKind) -> dict[str, Any]:
         assert self.chat is not None  # built whenever a target is not native
