@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import openapi_spec_validator
 import pytest
 
+from engine.app import create_app
+from engine.site.openapi import openapi_document
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
-from tests.harness import free_port
+from tests.harness import free_port, write_config
 from tests.openapi_schemas import validate
 from tests.responses_checks import check_response, check_stream, parse_stream
 from tests.responses_harness import call, responses_gateway, sdk
@@ -202,3 +205,22 @@ def test_a_redis_that_does_not_answer_is_a_503_and_never_loses_the_answer(
             status, _, raw = call(url + path, body, method=method)
             assert status == 503, raw
             validate("ErrorResponse", json.loads(raw))
+
+
+@pytest.mark.parametrize("backend", ["none", "memory"])
+def test_the_openapi_document_shows_stored_responses_only_with_a_store(
+    backend: str, tmp_path: Path
+) -> None:
+    server = {"responses_store": {"backend": backend}}
+    write_config(
+        tmp_path / "cfg", {"providers": {"echo": {"kind": "echo", "models": ["e"]}}}, server=server
+    )
+    document = openapi_document(create_app(tmp_path / "cfg").config["PATCHBAY_RUNTIME"].snapshot)
+    openapi_spec_validator.validate(document)
+    create = document["paths"]["/v1/responses"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ResponsesRequest"
+    }
+    assert "text/event-stream" in create["responses"]["200"]["content"]
+    stored = document["paths"].get("/v1/responses/{response_id}", {})
+    assert sorted(stored) == ([] if backend == "none" else ["delete", "get"])

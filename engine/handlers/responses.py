@@ -41,10 +41,10 @@ class CreateResponse:
 
     async def __call__(self, req: Request) -> Response | Stream:
         body = self.body(req)
+        plan = plan_for(req, body, "chat")  # an unknown model is a 404 before anything else
         store = await response_store(req)
         earlier = await earlier_turn(req, body.get("previous_response_id"), store)
         history = earlier.items if earlier is not None else []
-        plan = plan_for(req, body, "chat")
         if earlier is not None:
             plan = _pinned(plan, earlier.provider)
         kept = store if body.get("store") is True else None
