@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -79,6 +80,8 @@ def test_stream_follows_the_documented_lifecycle(url: str, target: str) -> None:
     assert final["output"][0]["content"][0]["text"] == said(target, "Hello there")
     deltas = [e for e in events if e["type"] == "response.output_text.delta"]
     assert len(deltas) > 1  # streamed as it came, not in one piece
+    created = sdk(url).responses.create(model=target, input="Hello there", stream=True)
+    assert [event.type for event in created] == [event["type"] for event in events]
     with sdk(url).responses.stream(model=target, input="Hello there") as stream:
         for _ in stream:
             pass
@@ -264,3 +267,18 @@ def test_previous_response_id_without_a_store_says_how_to_keep_one(url: str) -> 
 def test_store_true_without_a_store_answers_and_says_it_kept_nothing(url: str) -> None:
     response = sdk(url).responses.create(model="echo/echo-1", input="Hi", store=True)
     assert response.store is False and response.output_text == "Hi"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tokens_per_minute_count_a_responses_usage(
+    fakes: tuple[FakeOpenAI, FakeAnthropic], tmp_path: Path, stream: bool
+) -> None:
+    up, claude = fakes
+    server = {"rate_limit": {"tpm": 1000}}
+    with responses_gateway(tmp_path / "cfg", up.url, claude.url, server) as served:
+        body = {"model": "up/gpt-test", "input": "Hi", "stream": stream}
+        status, _, _ = call(served + "/v1/responses", body)
+        assert status == 200
+        status, headers, _ = call(served + "/v1/responses", {**body, "stream": False})
+        # The fake reports 5 prompt and 7 completion tokens for each answer.
+        assert headers["x-ratelimit-remaining-tokens"] == str(1000 - 12)

@@ -29,7 +29,7 @@ from engine.handlers.stored_responses import earlier_turn, keep, response_store
 from engine.http.messages import Request, Response, Stream
 from engine.providers.base import Call, ProviderKind
 from engine.routing.dispatch import dispatch, plan_for
-from engine.snapshot.model import Plan
+from engine.snapshot.model import Plan, Target
 from engine.stores.base import ResponseStore
 
 
@@ -50,12 +50,12 @@ class CreateResponse:
         kept = store if body.get("store") is True else None
         turn = Turn(req, body, [*history, *input_items(body)], len(history), plan, kept is not None)
         if not body.get("stream"):
-            (response, provider), served = await dispatch(req, plan, body, turn.answer)
+            response, served = await dispatch(req, plan, body, turn.answer)
             if kept is not None:
-                await keep(req, kept, provider, turn.items, response)
+                await keep(req, kept, served.target.provider.name, turn.items, response)
             return Response.json(response, headers=served.headers())
         opened, served = await dispatch(req, plan, body, turn.open_stream)
-        head, events = await turn.relay(opened, kept)
+        head, events = await turn.relay(opened, served.target, kept)
         return Stream(head, events, headers=served.headers())
 
 
@@ -76,13 +76,12 @@ def _pinned(plan: Plan, provider: str) -> Plan:
 
 @dataclass(slots=True)
 class Opened:
-    """A stream that answered: its first events, the rest, and who is streaming them."""
+    """A stream that answered: its first events, the rest, and whether they are the
+    upstream's own Responses events."""
 
     first: bytes
     rest: AsyncIterator[bytes]
     native: bool
-    provider: str
-    model: str
 
 
 class Turn:
@@ -124,19 +123,17 @@ class Turn:
             return {**self.chat, "reasoning_effort": effort}
         return self.chat
 
-    async def answer(self, kind: ProviderKind, call: Call) -> tuple[Json, str]:
-        """A Response from one target, and the provider that gave it."""
+    async def answer(self, kind: ProviderKind, call: Call) -> Json:
+        """The Response of one target."""
         provider = call.provider.name
         if kind.speaks_responses:
             raw = await kind.responses(dataclasses.replace(call, body=self._native()))
             response = _json(raw, provider)
             if not isinstance(response.get("output"), list):
                 raise UpstreamFailed(f"Provider '{provider}' sent a Response without output.")
-            return response, provider
+            return response
         raw = await kind.chat(dataclasses.replace(call, body=self._chat(kind)))
-        return from_chat_completion(
-            _json(raw, provider), self.head(call.model.id), provider
-        ), provider
+        return from_chat_completion(_json(raw, provider), self.head(call.model.id), provider)
 
     async def open_stream(self, kind: ProviderKind, call: Call) -> Opened:
         """Open one target's stream and wait for its first events (early failures fall back)."""
@@ -149,29 +146,30 @@ class Turn:
         except GatewayError:
             await events.aclose()  # type: ignore[attr-defined]
             raise
-        return Opened(first, events, kind.speaks_responses, call.provider.name, call.model.id)
+        return Opened(first, events, kind.speaks_responses)
 
     async def relay(
-        self, opened: Opened, store: ResponseStore | None
+        self, opened: Opened, target: Target, store: ResponseStore | None
     ) -> tuple[bytes, AsyncIterator[bytes]]:
         """The stream's head (already here) and the events after it."""
+        provider = target.provider.name
         if opened.native:
             tap = NativeEvents()
             tap.see(opened.first)
             if tap.response is not None and store is not None:  # all of it came at once
-                await keep(self.req, store, opened.provider, self.items, tap.response)
+                await keep(self.req, store, provider, self.items, tap.response)
                 store = None
-            return opened.first, self._native_events(tap, opened, store)
-        events = ResponseEvents(self.head(opened.model), opened.provider)
+            return opened.first, self._native_events(tap, opened, provider, store)
+        events = ResponseEvents(self.head(target.model.id), provider)
         try:
             head = events.start() + events.feed(opened.first)
         except GatewayError:
             await opened.rest.aclose()  # type: ignore[attr-defined]
             raise
-        return head, self._translated(events, opened, store)
+        return head, self._translated(events, opened, provider, store)
 
     async def _translated(
-        self, events: ResponseEvents, opened: Opened, store: ResponseStore | None
+        self, events: ResponseEvents, opened: Opened, provider: str, store: ResponseStore | None
     ) -> AsyncIterator[bytes]:
         try:
             async for item in opened.rest:
@@ -185,17 +183,17 @@ class Turn:
             await opened.rest.aclose()  # type: ignore[attr-defined]
         if store is not None and events.response is not None:
             # Kept before the client hears it is complete, so it can continue at once.
-            await keep(self.req, store, opened.provider, self.items, events.response)
+            await keep(self.req, store, provider, self.items, events.response)
         yield tail
 
     async def _native_events(
-        self, tap: NativeEvents, opened: Opened, store: ResponseStore | None
+        self, tap: NativeEvents, opened: Opened, provider: str, store: ResponseStore | None
     ) -> AsyncIterator[bytes]:
         try:
             async for item in opened.rest:
                 tap.see(item)
                 if tap.response is not None and store is not None:
-                    await keep(self.req, store, opened.provider, self.items, tap.response)
+                    await keep(self.req, store, provider, self.items, tap.response)
                     store = None
                 yield item
         except GatewayError as err:
