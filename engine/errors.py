@@ -121,6 +121,14 @@ class NoProviderAvailable(GatewayError):
     code = "no_provider_available"
 
 
+class ServiceUnavailable(GatewayError):
+    """A part of Patchbay itself (e.g. the Redis behind stored responses) did not answer."""
+
+    status = 503
+    type = "api_error"
+    code = "service_unavailable"
+
+
 class UpstreamTimeout(GatewayError):
     status = 504
     type = "api_error"

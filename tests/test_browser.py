@@ -112,6 +112,10 @@ def test_landing_page_follows_a_provider_switched_off(
         fetch_json(url + "/_patchbay/status")["config"]["hash"][:12]
     )
     expect(page.locator("#snippet-curl")).to_contain_text(url + "/v1/chat/completions")
+    page.locator('.tab[data-tab="responses"]').click()
+    expect(page.locator("#snippet-responses")).to_contain_text("client.responses.create(")
+    expect(page.locator("#snippet-responses")).to_contain_text(f'base_url="{url}/v1"')
+    page.locator('.tab[data-tab="curl"]').click()
     screenshot(page, "landing.png")
     page.evaluate("window.__samePage = true")  # gone if the page were loaded again
 

@@ -81,6 +81,7 @@ def test_status_lists_models_providers_routes_and_config(url: str) -> None:
     assert data["config"]["hash"].startswith(fetch_json(url + "/ready")["config_hash"])
     assert data["config"]["last_error"] == []
     assert data["api"]["chat"] == "/v1/chat/completions"
+    assert data["api"]["responses"] == "/v1/responses"
     assert {
         "path": "/v1/models",
         "methods": ["GET"],

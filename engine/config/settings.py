@@ -62,6 +62,15 @@ class RateLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponsesStore:
+    """Where POST /v1/responses keeps the responses a client asks to store (`store: true`)."""
+
+    backend: str = "none"  # none | memory | redis (the Redis at redis_url)
+    ttl: int = 86400  # seconds a stored response is kept
+    max_bytes: int = 64 * 1024 * 1024  # memory backend: the oldest go beyond this
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "0.0.0.0"
     port: int = 8000
@@ -81,15 +90,22 @@ class Settings:
     watch: Watch = Watch()
     auth: Auth = Auth()
     rate_limit: RateLimit = RateLimit()
+    responses_store: ResponsesStore = ResponsesStore()
 
     def listener(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in LISTENER_SETTINGS)
 
 
-_BLOCKS: dict[str, type[Any]] = {"api": ApiInfo, "watch": Watch, "rate_limit": RateLimit}
+_BLOCKS: dict[str, type[Any]] = {
+    "api": ApiInfo,
+    "watch": Watch,
+    "rate_limit": RateLimit,
+    "responses_store": ResponsesStore,
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+STORE_BACKENDS = ("none", "memory", "redis")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -133,6 +149,19 @@ def _check(settings: Settings) -> None:
     if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
         # Not quoted: a Redis URL may carry a password.
         raise SettingError(f"redis_url: must start with {', '.join(REDIS_SCHEMES)}")
+    _check_store(settings.responses_store, settings.redis_url)
+
+
+def _check_store(store: ResponsesStore, redis_url: str | None) -> None:
+    if store.backend not in STORE_BACKENDS:
+        raise SettingError(
+            f"responses_store.backend: {store.backend!r} is not one of {', '.join(STORE_BACKENDS)}"
+        )
+    if store.backend == "redis" and not redis_url:
+        raise SettingError("responses_store.backend: redis keeps responses at redis_url; set it")
+    for name in ("ttl", "max_bytes"):
+        if (value := getattr(store, name)) <= 0:
+            raise SettingError(f"responses_store.{name}: must be positive, got {value}")
 
 
 def resolve_settings(

@@ -9,9 +9,12 @@ from collections.abc import Mapping
 
 from engine.formats.base import WireFormat
 from engine.formats.openai import OpenAIFormat
+from engine.formats.responses import ResponsesFormat
 from engine.registry import registry
 
-FORMATS: Mapping[str, WireFormat] = registry((OpenAIFormat(),), lambda f: f.name, "wire format")
+FORMATS: Mapping[str, WireFormat] = registry(
+    (OpenAIFormat(), ResponsesFormat()), lambda f: f.name, "wire format"
+)
 OPENAI: WireFormat = FORMATS["openai"]
 
 __all__ = ["FORMATS", "OPENAI", "WireFormat"]

@@ -14,6 +14,8 @@ from engine.handlers import admin, health, metrics, models, search
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
+from engine.handlers.responses import CreateResponse
+from engine.handlers.stored_responses import delete_response, get_response
 from engine.http.messages import Handler
 
 
@@ -30,6 +32,9 @@ def _plain(handler: Handler) -> Callable[[], Handler]:
 HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
     {
         "chat.completions": HandlerSpec(ChatCompletions),
+        "responses.create": HandlerSpec(CreateResponse, wire="responses"),
+        "responses.get": HandlerSpec(_plain(get_response), wire="responses"),
+        "responses.delete": HandlerSpec(_plain(delete_response), wire="responses"),
         "embeddings.create": HandlerSpec(Embeddings),
         "images.generations": HandlerSpec(ImageGenerations),
         "models.list": HandlerSpec(_plain(models.list_models)),

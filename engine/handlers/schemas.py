@@ -100,6 +100,86 @@ CHAT_REQUEST: dict[str, Any] = {
     },
 }
 
+RESPONSES_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {
+            "type": "string",
+            "minLength": 1,
+            "description": "PROVIDER/MODEL, alias, bare name or auto",
+        },
+        "input": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "minItems": 1, "items": {"type": "object"}},
+            ],
+            "x-message": "must be a string or a non-empty list of input items",
+        },
+        "instructions": {"type": ["string", "array", "null"], "items": {"type": "object"}},
+        "previous_response_id": {"type": ["string", "null"], "minLength": 1},
+        "store": {"type": ["boolean", "null"]},
+        "stream": {"type": ["boolean", "null"]},
+        "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
+        "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
+        "parallel_tool_calls": {"type": ["boolean", "null"]},
+        "metadata": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "string"},
+            "maxProperties": 16,
+        },
+        "reasoning": {
+            "type": ["object", "null"],
+            "properties": {"effort": {"type": ["string", "null"]}},
+        },
+        "tools": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "name": {"type": "string", "minLength": 1},
+                    "description": {"type": ["string", "null"]},
+                    "parameters": {"type": ["object", "null"]},
+                    "strict": {"type": ["boolean", "null"]},
+                },
+            },
+        },
+        "tool_choice": {
+            "anyOf": [
+                {"enum": ["none", "auto", "required"]},
+                {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {"type": {"type": "string"}},
+                },
+            ],
+            "x-message": "must be none, auto, required or an object naming a tool",
+        },
+        "text": {
+            "type": ["object", "null"],
+            "properties": {
+                "format": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"enum": ["text", "json_object", "json_schema"]},
+                        "name": {"type": "string", "minLength": 1},
+                        "schema": {"type": "object"},
+                        "strict": {"type": ["boolean", "null"]},
+                        "description": {"type": "string"},
+                    },
+                    "if": {"properties": {"type": {"const": "json_schema"}}},
+                    "then": {"required": ["name", "schema"]},
+                },
+            },
+        },
+        "user": {"type": "string"},
+    },
+}
+
 EMBEDDINGS_REQUEST: dict[str, Any] = {
     "type": "object",
     "required": ["model", "input"],

@@ -1,7 +1,8 @@
 """The provider-kind contract: one class per wire format, one method per API family.
 
 A kind turns an OpenAI-shaped request into its upstream's wire format and the answer
-back into OpenAI's shape. Non-stream methods return OpenAI JSON bytes; `chat_stream`
+back into OpenAI's shape (a kind whose upstream speaks OpenAI's Responses API may also
+take those requests as they are: `speaks_responses`). Non-stream methods return OpenAI JSON bytes; `chat_stream`
 returns once the upstream accepted the request (so failures before the first byte are
 ordinary errors) and then yields SSE-framed OpenAI chunks (`data: {...}\n\n`), one or
 more per item so that one upstream read can be one client write. A stream that ends
@@ -76,9 +77,18 @@ class ProviderKind:
     """Base of every adapter; an API family a kind does not speak answers 400."""
 
     name: ClassVar[str]
+    # Whether chat requests to this kind may carry `reasoning_effort` (its upstream decides
+    # what to make of it); translations from other APIs add it only where this is True.
+    reasoning_effort: ClassVar[bool] = False
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
+
+    @property
+    def speaks_responses(self) -> bool:
+        """Whether this provider takes OpenAI Responses requests itself (`responses`,
+        `responses_stream`); every other one is served them translated to chat."""
+        return False
 
     async def chat(self, call: Call) -> bytes:
         raise self._unsupported("chat completions")
@@ -94,6 +104,14 @@ class ProviderKind:
 
     async def discover_models(self, upstream: Upstream) -> list[str]:
         raise self._unsupported("model discovery")
+
+    async def responses(self, call: Call) -> bytes:
+        """An OpenAI Responses request, passed through: the upstream's Response JSON."""
+        raise self._unsupported("the Responses API natively")
+
+    async def responses_stream(self, call: Call) -> AsyncIterator[bytes]:
+        """The upstream's Responses events as they come (whole SSE events, untouched)."""
+        raise self._unsupported("the Responses API natively")
 
     def _unsupported(self, what: str) -> InvalidRequest:
         return InvalidRequest(

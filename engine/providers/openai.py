@@ -13,9 +13,13 @@ from engine.upstream.client import Upstream, UpstreamResponse, upstream_error_fr
 
 
 class OpenAICompatible(ProviderKind):
-    """OpenAI, Groq, OpenRouter, Together, DeepSeek, Mistral, Ollama, vLLM, llama.cpp, ..."""
+    """OpenAI, Groq, OpenRouter, Together, DeepSeek, Mistral, Ollama, vLLM, llama.cpp, ...
+
+    With `responses: native` the upstream is also asked `POST /responses` as it is.
+    """
 
     name = "openai"
+    reasoning_effort = True
 
     def __init__(self, provider: Provider) -> None:
         super().__init__(provider)
@@ -54,6 +58,22 @@ class OpenAICompatible(ProviderKind):
     async def images(self, call: Call) -> bytes:
         resp = await self._post(call, "/images/generations", {**call.body, "model": call.model.id})
         return await resp.read()
+
+    @property
+    def speaks_responses(self) -> bool:
+        return self.provider.options.get("responses") == "native"
+
+    async def responses(self, call: Call) -> bytes:
+        if not self.speaks_responses:
+            return await super().responses(call)
+        resp = await self._post(call, "/responses", {**call.body, "model": call.model.id})
+        return await resp.read()
+
+    async def responses_stream(self, call: Call) -> AsyncIterator[bytes]:
+        if not self.speaks_responses:
+            return await super().responses_stream(call)
+        resp = await self._post(call, "/responses", {**call.body, "model": call.model.id})
+        return relay_events(resp)
 
     async def discover_models(self, upstream: Upstream) -> list[str]:
         resp = await upstream.open(
@@ -101,6 +121,16 @@ async def relay_openai_stream(resp: UpstreamResponse, provider: Provider) -> Asy
     finally:
         resp.close()  # at once when the client left; a finished body stays pooled
     yield DONE
+
+
+async def relay_events(resp: UpstreamResponse) -> AsyncIterator[bytes]:
+    """Relay whole SSE events untouched until the body ends (Responses streams have no
+    `[DONE]`); the connection is dropped at once if the client leaves first."""
+    try:
+        while events := await resp.next_events():
+            yield events
+    finally:
+        resp.close()
 
 
 def _done_at(events: bytes) -> int:

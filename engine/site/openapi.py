@@ -76,6 +76,7 @@ class Operation:
     query: tuple[dict[str, Any], ...] = ()
     media: Literal["application/json", "text/plain"] = "application/json"
     admin: bool = False
+    store: bool = False  # served only while a responses_store is configured
     description: str = ""
 
 
@@ -89,6 +90,33 @@ OPERATIONS: dict[str, Operation] = {
         description="OpenAI's chat completions. With `stream: true` the answer is "
         "server-sent events, `data: {chunk}` ... `data: [DONE]`; a failure after the "
         'first event is a `data: {"error": ...}` event.',
+    ),
+    "responses.create": Operation(
+        "Create a model response",
+        "Responses",
+        "Response",
+        "ResponsesRequest",
+        stream=True,
+        description="OpenAI's Responses API over every provider: a provider declared "
+        "`responses: native` is asked as it is, any other gets it as chat completions. "
+        "With `stream: true` the answer is the Responses event stream (`response.created` "
+        "... `response.completed`); a failure after the first event is an `error` event "
+        "and `response.failed`. `previous_response_id`, and `store: true` keeping the "
+        "answer, need a `responses_store` in config/server.yaml.",
+    ),
+    "responses.get": Operation(
+        "Retrieve a stored response",
+        "Responses",
+        "Response",
+        store=True,
+        description="A response this client key stored (`store: true`).",
+    ),
+    "responses.delete": Operation(
+        "Delete a stored response",
+        "Responses",
+        "ResponseDeleted",
+        store=True,
+        description="Forgets a response this client key stored.",
     ),
     "embeddings.create": Operation(
         "Create embeddings", "Embeddings", "EmbeddingList", "EmbeddingsRequest"
@@ -152,8 +180,8 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     used_ids: set[str] = set()
     for route in snapshot.routes.routes:
-        if not route.enabled or (_is_admin(route) and not settings.auth.admin_key):
-            continue  # admin routes answer 404 while no admin key is set
+        if not route.enabled or not _served(route, snapshot):
+            continue
         path = PATH_PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
         for method in sorted(route.methods - {"HEAD"}):
             operation = _operation(route, method, used_ids, served)
@@ -176,9 +204,16 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
     return document
 
 
-def _is_admin(route: Route) -> bool:
+def _served(route: Route, snapshot: Snapshot) -> bool:
+    """Admin routes answer 404 while no admin key is set, stored responses while no
+    responses_store is: the document leaves them out then."""
     doc = OPERATIONS.get(route.handler)
-    return doc is not None and doc.admin
+    if doc is None:
+        return True
+    settings = snapshot.settings
+    if doc.admin and not settings.auth.admin_key:
+        return False
+    return not (doc.store and settings.responses_store.backend == "none")
 
 
 def _served_models(snapshot: Snapshot) -> dict[str, list[str]]:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.handlers.schemas import CHAT_REQUEST, EMBEDDINGS_REQUEST, IMAGES_REQUEST
+from engine.handlers.schemas import (
+    CHAT_REQUEST,
+    EMBEDDINGS_REQUEST,
+    IMAGES_REQUEST,
+    RESPONSES_REQUEST,
+)
 
 Schema = dict[str, Any]
 
@@ -71,6 +76,38 @@ CHAT_COMPLETION: Schema = {
             },
         },
         "usage": {"type": ["object", "null"]},
+    },
+}
+RESPONSE: Schema = {
+    "type": "object",
+    "description": "OpenAI's Response object",
+    "required": ["id", "object", "created_at", "status", "model", "output"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "response"},
+        "created_at": {"type": "integer"},
+        "status": {"enum": ["completed", "incomplete", "failed", "in_progress"]},
+        "model": {"type": "string"},
+        "output": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"type": "string"}},
+            },
+        },
+        "usage": {"type": "object"},
+        "error": {"type": ["object", "null"]},
+        "previous_response_id": {"type": ["string", "null"]},
+    },
+}
+RESPONSE_DELETED: Schema = {
+    "type": "object",
+    "required": ["id", "object", "deleted"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "response"},
+        "deleted": {"const": True},
     },
 }
 EMBEDDING_LIST: Schema = {
@@ -144,6 +181,9 @@ SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
     "ChatCompletionRequest": CHAT_REQUEST,
     "ChatCompletion": CHAT_COMPLETION,
+    "ResponsesRequest": RESPONSES_REQUEST,
+    "Response": RESPONSE,
+    "ResponseDeleted": RESPONSE_DELETED,
     "EmbeddingsRequest": EMBEDDINGS_REQUEST,
     "EmbeddingList": EMBEDDING_LIST,
     "ImagesRequest": IMAGES_REQUEST,

@@ -1,4 +1,5 @@
-"""What a store of shared state promises: expiring counters and provider cooldowns.
+"""What a store of shared state promises: expiring counters, provider cooldowns, cached
+answers and stored responses.
 
 Two implementations keep the same promises: this worker's memory (engine/stores/memory.py)
 and Redis (engine/stores/redis_store.py), which every worker and instance sharing it agree on.
@@ -13,6 +14,10 @@ from typing import Protocol
 
 class CountersUnavailable(Exception):
     """The shared counter store did not answer; limits are skipped until it does."""
+
+
+class StoreUnavailable(Exception):
+    """The store of responses did not answer."""
 
 
 FAILURE_CLASSES = frozenset({"connect", "timeout", "429", "5xx"})
@@ -71,4 +76,23 @@ class Answers(Protocol):
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         """Keep `value` under `key` for `ttl` seconds; a store that fails keeps nothing."""
+        ...
+
+
+class ResponseStore(Protocol):
+    """Records (opaque bytes) under string keys, each kept for its own ttl."""
+
+    async def put(self, key: str, record: bytes, ttl: int) -> None:
+        """Keep `record` under `key` for `ttl` seconds, replacing what was there.
+
+        Raises StoreUnavailable when the store cannot be reached.
+        """
+        ...
+
+    async def get(self, key: str) -> bytes | None:
+        """The record under `key`; None when there is none or it expired."""
+        ...
+
+    async def delete(self, key: str) -> bool:
+        """Forget `key`; whether there was a record to forget."""
         ...

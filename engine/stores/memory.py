@@ -1,5 +1,5 @@
-"""Counters, cooldowns and answers in this worker's memory: exact for one worker, per
-worker for several."""
+"""Counters, cooldowns, answers and stored responses in this worker's memory: exact for one
+worker, per worker for several."""
 
 from __future__ import annotations
 
@@ -84,3 +84,52 @@ class MemoryAnswers:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+
+class MemoryResponses:
+    """The ResponseStore protocol in an ordered dict, bounded by the bytes it holds.
+
+    Beyond `max_bytes` the oldest records go first; expired ones go when looked up or
+    when a new record is put.
+    """
+
+    def __init__(self, max_bytes: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._records: OrderedDict[str, tuple[bytes, float]] = OrderedDict()  # oldest first
+        self._bytes = 0
+
+    async def put(self, key: str, record: bytes, ttl: int) -> None:
+        self._drop(key)
+        if len(record) > self.max_bytes:
+            return  # larger than the whole store: kept nowhere, like an expired record
+        self._records[key] = (record, self._clock() + ttl)
+        self._bytes += len(record)
+        self._make_room()
+
+    async def get(self, key: str) -> bytes | None:
+        found = self._records.get(key)
+        if found is None:
+            return None
+        if found[1] <= self._clock():
+            self._drop(key)
+            return None
+        return found[0]
+
+    async def delete(self, key: str) -> bool:
+        return self._drop(key)
+
+    def _drop(self, key: str) -> bool:
+        found = self._records.pop(key, None)
+        if found is None:
+            return False
+        self._bytes -= len(found[0])
+        return found[1] > self._clock()  # an expired record was already gone
+
+    def _make_room(self) -> None:
+        # Records share one ttl (unless an edit changed it), so the oldest expire first.
+        now = self._clock()
+        while self._records and next(iter(self._records.values()))[1] <= now:
+            self._drop(next(iter(self._records)))
+        while self._bytes > self.max_bytes:
+            self._drop(next(iter(self._records)))

@@ -1,18 +1,20 @@
 """State shared by every worker and instance, kept in Redis: the one module importing redis.
 
 Connections are opened lazily, on first use, in the worker's event loop; a Redis that
-does not answer within a second is reported as CountersUnavailable, never as a hang.
+does not answer within a second is reported as CountersUnavailable (or, for stored
+responses, StoreUnavailable), never as a hang.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from engine.stores.base import Cooldown, CountersUnavailable
+from engine.stores.base import Cooldown, CountersUnavailable, StoreUnavailable
 
 TIMEOUT = 1.0  # seconds to connect or to answer: a slow Redis must not stall requests
 
@@ -101,6 +103,10 @@ class RedisState:
         """The search cache's store, over this client and its breaker."""
         return RedisAnswers(self._client, self._on_failure, self._on_answer)
 
+    def responses(self) -> RedisResponses:
+        """The store of responses, over this client (a failure opens the breaker)."""
+        return RedisResponses(self._client, self._on_failure)
+
     async def close(self) -> None:
         # Closing the connections to a Redis that is already gone is not an error.
         with contextlib.suppress(RedisError, OSError):
@@ -134,3 +140,28 @@ class RedisAnswers:
             await self._client.set(key, value, px=max(1, round(ttl * 1000)))
         except (RedisError, OSError):
             self._on_failure()
+
+
+class RedisResponses:
+    """The ResponseStore protocol over the same client: `SET EX`, `GET`, `DEL`."""
+
+    def __init__(self, client: Redis, on_failure: Callable[[], None]) -> None:
+        self._client = client
+        self._on_failure = on_failure
+
+    async def put(self, key: str, record: bytes, ttl: int) -> None:
+        await self._call(self._client.set(key, record, ex=ttl))
+
+    async def get(self, key: str) -> bytes | None:
+        found = await self._call(self._client.get(key))
+        return bytes(found) if found is not None else None
+
+    async def delete(self, key: str) -> bool:
+        return bool(await self._call(self._client.delete(key)))
+
+    async def _call(self, command: Awaitable[Any]) -> Any:
+        try:
+            return await command
+        except (RedisError, OSError) as exc:
+            self._on_failure()
+            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None

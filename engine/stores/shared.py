@@ -1,8 +1,8 @@
 """The one store of shared state a worker owns: memory, or the Redis at `redis_url`.
 
-Limits, cooldowns and the search cache ask it, with the `redis_url` of their request's
-snapshot, so all follow an edit of `redis_url` live; the client of a Redis no longer
-named is closed.
+Limits, cooldowns, the search cache and stored responses ask it, with the `redis_url` of
+their request's snapshot, so all follow an edit of `redis_url` live; the client of a
+Redis no longer named is closed.
 
 A Redis that fails or times out opens a breaker: for BREAKER_SECONDS every call is
 served from this worker's memory, so a frozen Redis costs one request one timeout
@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.stores.base import Answers, Cooldowns, Counters
-from engine.stores.memory import MemoryAnswers, MemoryCooldowns, MemoryCounters
+from engine.config.settings import ResponsesStore
+from engine.stores.base import Answers, Cooldowns, Counters, ResponseStore
+from engine.stores.memory import MemoryAnswers, MemoryCooldowns, MemoryCounters, MemoryResponses
 
 if TYPE_CHECKING:
     from engine.stores.redis_store import RedisState
@@ -28,13 +29,15 @@ BREAKER_SECONDS = 5.0  # memory only, after a Redis failure, before Redis is tri
 
 
 class SharedState:
-    """Counters, cooldowns and cached answers for one worker, kept where the live config says."""
+    """Counters, cooldowns, cached answers and stored responses for one worker, kept where
+    the live config says."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._counters = MemoryCounters()
         self._cooldowns = MemoryCooldowns()
         self._answers = MemoryAnswers()
+        self._responses = MemoryResponses(ResponsesStore().max_bytes)
         self._redis: tuple[str, RedisState] | None = None
         self._open_until = 0.0  # the breaker: memory only until then
         self._failing_since: float | None = None  # wall-clock time of the first failure
@@ -55,6 +58,18 @@ class SharedState:
             self._answers.max_entries = max_entries
             return self._answers
         return (await self._shared(redis_url)).answers()
+
+    async def responses(self, store: ResponsesStore, redis_url: str | None) -> ResponseStore | None:
+        """Where stored responses are kept, as `responses_store` says; None for no store.
+
+        The breaker does not apply: memory cannot stand in for what other workers stored.
+        """
+        if store.backend == "memory":
+            self._responses.max_bytes = store.max_bytes  # an edit applies to the next put
+            return self._responses
+        if store.backend == "redis" and redis_url is not None:
+            return (await self._shared(redis_url)).responses()
+        return None
 
     def health(self, redis_url: str | None) -> dict[str, Any]:
         """Where shared state is kept now, and since when Redis has failed (if it has)."""

@@ -156,6 +156,23 @@
       '  process.stdout.write(chunk.choices[0]?.delta?.content ?? "");',
       "}",
     ].join("\n");
+    renderResponsesSnippet(base, model, key);
+  }
+
+  function renderResponsesSnippet(base, model, key) {
+    // The Responses API tab shows only while a route serves POST /v1/responses.
+    $("tab-responses").hidden = !status.api.responses;
+    $("snippet-responses").textContent = [
+      "from openai import OpenAI",
+      "",
+      `client = OpenAI(base_url="${base}", api_key="${key}")`,
+      "response = client.responses.create(",
+      `    model="${model}",`,
+      '    instructions="Answer in one sentence.",',
+      '    input="Hello!",',
+      ")",
+      "print(response.output_text)",
+    ].join("\n");
   }
 
   function render() {

@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible upstream: chat (JSON and SSE, tool calls), embeddings, models.
+"""A fake OpenAI-compatible upstream: chat (JSON and SSE, tool calls), embeddings, models,
+and the Responses API (tests/fakes/openai_responses.py).
 
 The model name scripts the behaviour: `fail-500`, `reject-400`, `limit-429`, `slow`
 (headers after SLOW_SECONDS), `stall` (the stream stops mid-way), `big` (a 1 MiB SSE line),
@@ -19,7 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes import FakeUpstream
+from tests.fakes import FakeUpstream, openai_responses
 
 API_KEY = "sk-upstream-secret-123"
 SLOW_SECONDS = 3.0
@@ -58,6 +59,7 @@ class FakeOpenAI(FakeUpstream):
 
     def setup(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/v1/responses", self.responses)
         app.router.add_post("/v1/embeddings", self.embeddings)
         app.router.add_get("/v1/models", self.list_models)
         app.router.add_post("/v1/images/generations", self.images)
@@ -92,6 +94,12 @@ class FakeOpenAI(FakeUpstream):
         if body.get("stream"):
             return await self._stream(request, body)
         return web.json_response(_completion(body))
+
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        """The Responses API (tests/fakes/openai_responses.py)."""
+        if not self._authorized(request):
+            return _error(401, "Incorrect API key provided.", "invalid_request_error")
+        return await openai_responses.answer(request, await request.json())
 
     async def _stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
