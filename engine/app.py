@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, Response
+from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import GatewayError, MethodNotAllowed, NotFound, error_body
-from engine.front import Front
+from engine.errors import GatewayError, InternalError, MethodNotAllowed, NotFound, error_body
+from engine.front import REQUEST_ID_KEY, Front
 from engine.observe.logs import configure_logging
 from engine.runtime import Runtime
 from engine.site.pages import install_pages
@@ -49,6 +49,8 @@ def create_app(
         err: GatewayError
         if exc.code == 405:
             err = MethodNotAllowed(f"Method not allowed: {exc.description}")
+        elif exc.code is not None and exc.code >= 500:  # Quart logged the fault already
+            err = InternalError.for_request(str(request.scope.get(REQUEST_ID_KEY, "")))
         else:
             err = NotFound("No route matches this path.")
         return Response(error_body(err), status=err.status, content_type="application/json")

@@ -130,6 +130,21 @@ class UpstreamTimeout(GatewayError):
     failure = "timeout"
 
 
+class InternalError(GatewayError):
+    """A fault in Patchbay itself: logged with its traceback, shown with the request id."""
+
+    status = 500
+    type = "api_error"
+    code = "internal_error"
+
+    @classmethod
+    def for_request(cls, request_id: str) -> InternalError:
+        return cls(
+            "Patchbay failed to answer this request; the fault is logged under "
+            f"request id {request_id}."
+        )
+
+
 def error_payload(
     err: GatewayError, message: str | None = None, type_: str | None = None
 ) -> dict[str, Any]:

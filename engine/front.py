@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.errors import (
     GatewayError,
+    InternalError,
     RequestTimedOut,
     RequestTooLarge,
     UpstreamTimeout,
@@ -37,6 +38,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("patchbay.access")
 
 
+REQUEST_ID_KEY = "patchbay.request_id"  # where the fallback app finds the request id
 DRAIN_LIMIT = 32 * 1024 * 1024  # bytes of an oversized body read and dropped before the 413
 CLIENT_CLOSED_REQUEST = 499  # logged and counted (as nginx does) for a client that hung up
 
@@ -89,6 +91,7 @@ class Front:
             await self._send(send, render_error(err, snapshot), request_id, method)
             return
         if found is None:
+            scope[REQUEST_ID_KEY] = request_id
             await self.fallback(scope, receive, _with_request_id(send, request_id))
             return
         watch = DisconnectWatch(receive)
@@ -152,6 +155,11 @@ class Front:
             return render_error(_timed_out(settings.request_timeout, req is None), snapshot)
         except GatewayError as err:
             return render_error(err, snapshot)
+        except Exception:  # the last line of defence: a fault of ours is never a bare 500
+            log.exception(
+                "internal error answering %s %s id=%s", scope["method"], scope["path"], request_id
+            )
+            return render_error(InternalError.for_request(request_id), snapshot)
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
         """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
@@ -183,7 +191,7 @@ class Front:
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         try:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-            await _relay(send, reply)
+            await _relay(send, reply, request_id)
         except asyncio.CancelledError:
             if not watch.hung_up():
                 raise  # a real cancellation (shutdown), not the client leaving
@@ -192,7 +200,7 @@ class Front:
             await reply.events.aclose()  # type: ignore[attr-defined]
 
 
-async def _relay(send: Send, reply: Stream) -> None:
+async def _relay(send: Send, reply: Stream, request_id: str) -> None:
     """Head, then events; the item that ends in `[DONE]` (a kind's last, see
     engine/providers/base.py) also ends the body, and a failure after the first byte
     becomes an error event that does."""
@@ -209,6 +217,9 @@ async def _relay(send: Send, reply: Stream) -> None:
                 await send({"type": "http.response.body", "body": events, "more_body": True})
     except GatewayError as err:
         tail = error_event(err)
+    except Exception:  # the last line of defence, after the first byte: an error event
+        log.exception("internal error mid-stream id=%s", request_id)
+        tail = error_event(InternalError.for_request(request_id))
     await send({"type": "http.response.body", "body": tail})
 
 

@@ -213,11 +213,14 @@ class StreamTally:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return
+        if not isinstance(chunk, dict):
+            return  # not a chunk: relayed as it is, and counted as nothing
         reported = usage_tokens(chunk.get("usage"))
         if reported is not None:
             self.reported = reported
             return
-        for choice in chunk.get("choices") or ():
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if isinstance(delta, dict):
                 self.text_chars += _delta_chars(delta)
@@ -233,7 +236,8 @@ def _delta_chars(delta: dict[str, Any]) -> int:
     """Characters of generated text in a chunk's delta: content and tool-call arguments."""
     content = delta.get("content")
     chars = len(content) if isinstance(content, str) else 0
-    for call in delta.get("tool_calls") or ():
+    calls = delta.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
         function = call.get("function") if isinstance(call, dict) else None
         arguments = function.get("arguments") if isinstance(function, dict) else None
         chars += len(arguments) if isinstance(arguments, str) else 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+MAX_TOKENS = 2**31 - 1  # OpenAI's own bound (an int32); beyond it no model has a meaning
+
 _CONTENT_PART: dict[str, Any] = {
     "type": "object",
     "required": ["type"],
@@ -40,8 +42,12 @@ CHAT_REQUEST: dict[str, Any] = {
         "n": {"type": ["integer", "null"], "minimum": 1, "maximum": 128},
         "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
         "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-        "max_tokens": {"type": ["integer", "null"], "minimum": 1},
-        "max_completion_tokens": {"type": ["integer", "null"], "minimum": 1},
+        "max_tokens": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOKENS},
+        "max_completion_tokens": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": MAX_TOKENS,
+        },
         "stop": {"type": ["string", "array", "null"], "items": {"type": "string"}, "maxItems": 4},
         "seed": {"type": ["integer", "null"]},
         "tools": {

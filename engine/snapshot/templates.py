@@ -9,6 +9,16 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+# What a template can raise while rendering values it was given (e.g. `{{ 1 / 0 }}`).
+RENDER_FAULTS = (
+    jinja2.TemplateError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RecursionError,
+)
 MessageRenderer = Callable[[Mapping[str, Any]], str]
 
 
@@ -30,8 +40,9 @@ def compile_message(source: str) -> MessageRenderer:
     def render(context: Mapping[str, Any]) -> str:
         try:
             return template.render(context)
-        except jinja2.TemplateError:
-            return source
+        except RENDER_FAULTS:
+            # The error is still answered, in its own words rather than the template's.
+            return str(context.get("message", ""))
 
     return render
 
