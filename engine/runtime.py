@@ -34,7 +34,7 @@ class Runtime:
     ) -> None:
         check_given_settings(environ, overrides)  # a bad PATCHBAY_* value is not a config error
         self.reloader = Reloader(directory, environ=environ, overrides=overrides)
-        self.upstream = Upstream()
+        self.upstream = Upstream(lambda: self.snapshot.settings.max_response_size)
         self.discovery = Discovery(self.reloader, self.upstream)
         self.routing = Routing()
         self.handlers: Mapping[str, Handler] = handler_table()

@@ -13,7 +13,12 @@ from typing import Any
 
 ENV_PREFIX = "PATCHBAY_"
 LISTENER_SETTINGS = ("host", "port", "workers", "keep_alive_timeout")
-POSITIVE_SETTINGS = ("max_request_size", "request_timeout", "keep_alive_timeout")
+POSITIVE_SETTINGS = (
+    "max_request_size",
+    "max_response_size",
+    "request_timeout",
+    "keep_alive_timeout",
+)
 
 
 class SettingError(ValueError):
@@ -72,6 +77,7 @@ class Settings:
     debug: bool = False
     cors_origins: tuple[str, ...] = ()
     max_request_size: int = 10 * 1024 * 1024
+    max_response_size: int = 32 * 1024 * 1024  # an upstream answer, decompressed
     request_timeout: float = 300.0
     keep_alive_timeout: float = 5.0  # seconds; Hypercorn's and uvicorn's default
     request_logging: bool = True

@@ -52,6 +52,11 @@ class EventBlocks:
         self._buffer = data[end + 2 :]
         return data[: end + 2]
 
+    @property
+    def pending(self) -> int:
+        """Bytes held of an event not yet complete."""
+        return len(self._buffer)
+
     def close(self) -> bytes:
         rest, self._buffer = self._buffer.strip(), b""
         return rest + b"\n\n" if rest else b""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# OpenAI's bounds on one embeddings request: inputs per request, tokens per input.
+MAX_EMBEDDING_INPUTS = 2048
+MAX_INPUT_TOKENS = 8192
 MAX_TOKENS = 2**31 - 1  # OpenAI's own bound (an int32); beyond it no model has a meaning
 
 _CONTENT_PART: dict[str, Any] = {
@@ -106,9 +109,21 @@ EMBEDDINGS_REQUEST: dict[str, Any] = {
         "input": {
             "anyOf": [
                 {"type": "string"},
-                {"type": "array", "minItems": 1, "items": {"type": ["string", "integer", "array"]}},
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_EMBEDDING_INPUTS,
+                    "items": {
+                        "type": ["string", "integer", "array"],
+                        "maxItems": MAX_INPUT_TOKENS,
+                        "items": {"type": "integer"},
+                    },
+                },
             ],
-            "x-message": "must be a string, or a non-empty array of strings, tokens or token arrays",
+            "x-message": (
+                "must be a string, or an array of 1 to 2048 strings, tokens or token arrays "
+                "(of at most 8192 tokens each)"
+            ),
         },
         "encoding_format": {"enum": ["float", "base64"]},
         "dimensions": {"type": "integer", "minimum": 1},
