@@ -162,4 +162,3 @@ def test_an_oversized_search_answer_is_a_502(served: tuple[str, int], query: str
     assert status == 502, raw[:300]
     assert b"max_response_size" in raw
     assert _peak_rss(pid) < RSS_LIMIT, _peak_rss(pid)
-
