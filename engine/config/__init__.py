@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.config import references
 from engine.config.envref import env_refs, resolve_env
-from engine.config.problems import ConfigInvalid, Problem
+from engine.config.problems import ConfigInvalid, PathPart, Problem
 from engine.config.schema import load_schema, validate
 from engine.config.sources import MAX_FILE_SIZE, ConfigSource, read_sources
 from engine.config.yamlfile import Document, parse_yaml
@@ -25,6 +25,7 @@ __all__ = [
     "Problem",
     "env_refs",
     "load_config",
+    "problem_at",
     "read_sources",
     "resolve_env",
 ]
@@ -81,3 +82,12 @@ def _read(source: ConfigSource, name: str) -> Document:
     document.problems.extend(validate(document, load_schema(key)))
     references.check_references(document)
     return document
+
+
+def problem_at(
+    source: ConfigSource, name: str, path: tuple[PathPart, ...], message: str
+) -> Problem:
+    """A Problem at the line and column of `path` in file `name`: for what only the
+    compiler can see (a value built from `${VAR}`s, an error template)."""
+    document = parse_yaml(name, source.files.get(name, b""))
+    return document.problem(document.value_at(path), message, path)

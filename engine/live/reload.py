@@ -15,13 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
+from engine.config import (
+    ConfigInvalid,
+    ConfigSource,
+    Problem,
+    load_config,
+    problem_at,
+    read_sources,
+)
 from engine.config.settings import LISTENER_SETTINGS, SettingError
 from engine.handlers import HANDLER_NAMES
 from engine.live.lastgood import LastGood, fallback_state_dir, state_dir_of
 from engine.observe.logs import configure_logging
 from engine.providers import KINDS
-from engine.snapshot.compile import UnknownDefaultProvider, compile_snapshot
+from engine.snapshot.compile import UnknownDefaultProvider, ValueUnusable, compile_snapshot
 from engine.snapshot.model import Snapshot
 from engine.snapshot.templates import TemplateInvalid
 
@@ -43,6 +50,8 @@ def build_snapshot(
         return compile_snapshot(
             source, data, environ=environ, overrides=overrides, discovered=discovered
         )
+    except ValueUnusable as exc:
+        raise ConfigInvalid([problem_at(source, exc.file, exc.path, str(exc))]) from None
     except UnknownDefaultProvider as exc:
         raise ConfigInvalid([Problem("providers.yaml", 1, 1, str(exc))]) from None
     except SettingError as exc:

@@ -10,6 +10,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.config import ConfigSource, resolve_env
 from engine.config.settings import Auth, ClientKey, SettingError, resolve_settings
@@ -36,6 +37,35 @@ MODEL_TYPES = ("chat", "image", "embedding")
 
 class UnknownDefaultProvider(SettingError):
     """The default provider given outside the files names no declared provider."""
+
+
+class ValueUnusable(ValueError):
+    """A value that validated but cannot be used as compiled; `file` and `path` say where."""
+
+    def __init__(self, file: str, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.file = file
+        self.path = path
+
+
+def _upstream_url(url: str | None, path: tuple[str, ...]) -> str | None:
+    """`url` once its `${VAR}`s are resolved, if http(s) with a host; private and
+    link-local hosts are allowed (an operator's local models live there)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ValueUnusable(
+            "providers.yaml",
+            path,
+            "must be an http:// or https:// URL with a host once its ${VAR} references are "
+            "resolved (the value is not shown: it came from the environment)",
+        )
+    return url
 
 
 def compile_snapshot(
@@ -146,6 +176,7 @@ def _provider(
 ) -> Provider:
     api_key = resolve_env(spec["api_key"], environ) if "api_key" in spec else None
     base_url = resolve_env(spec.get("base_url", ""), environ)
+    _upstream_url(base_url, ("providers", name, "base_url"))
     status: ProviderStatus = "active"
     if not spec.get("enabled", True):
         status = "disabled"
@@ -160,6 +191,9 @@ def _provider(
         model = Model(item["id"], item.get("type", "chat"))
         models[model.id] = model
     options = {k: v for k, v in spec.items() if k not in _PROVIDER_FIELDS}
+    if isinstance(options.get("image_base_url"), str):
+        image_url = resolve_env(options["image_base_url"], environ)
+        _upstream_url(image_url, ("providers", name, "image_base_url"))
     return Provider(
         name=name,
         kind=spec["kind"],
@@ -246,6 +280,7 @@ def _search(
         kind = SEARCH_KINDS[entry["kind"]]
         api_key = resolve_env(entry["api_key"], environ) if "api_key" in entry else None
         base_url = resolve_env(entry.get("base_url", ""), environ)
+        _upstream_url(base_url, ("search", "engines", name, "base_url"))
         status: EngineStatus = "active"
         if not entry.get("enabled", True):
             status = "disabled"
