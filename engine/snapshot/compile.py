@@ -30,7 +30,7 @@ from engine.snapshot.model import (
     Snapshot,
     Target,
 )
-from engine.snapshot.templates import MessageRenderer, compile_message
+from engine.snapshot.templates import MessageRenderer, TemplateInvalid, compile_message
 
 MODEL_TYPES = ("chat", "image", "embedding")
 
@@ -302,12 +302,21 @@ def _search(
 def _error_templates(errors: Mapping[str, Any]) -> dict[str, ErrorTemplate]:
     templates = {}
     for code, spec in errors.items():
-        message = compile_message(spec["message"])
-        footer = compile_message(spec["footer"]) if "footer" in spec else None
+        message = _template(spec["message"], code, "message")
+        footer = _template(spec["footer"], code, "footer") if "footer" in spec else None
         templates[code] = ErrorTemplate(
             status=spec["status"], type=spec["type"], render=_joined(message, footer)
         )
     return templates
+
+
+def _template(source: str, code: str, field: str) -> MessageRenderer:
+    try:
+        return compile_message(source)
+    except TemplateInvalid as exc:
+        raise ValueUnusable(
+            "routes.yaml", ("errors", code, field), f"error template: {exc}"
+        ) from None
 
 
 def _joined(message: MessageRenderer, footer: MessageRenderer | None) -> MessageRenderer:
