@@ -32,7 +32,8 @@ def create_app(
     directory = Path(config_dir or env.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
     runtime = Runtime(directory, environ=env, overrides=overrides)
     settings = runtime.snapshot.settings
-    configure_logging("debug" if settings.debug else settings.log_level)
+    # The Quart app's logger (named after this module) logs tracebacks of page faults.
+    configure_logging("debug" if settings.debug else settings.log_level, __name__)
     app = Quart(__name__)
     app.config["PATCHBAY_RUNTIME"] = runtime
 

@@ -52,13 +52,15 @@ class ClientGone(Exception):
 
 
 def render_error(err: GatewayError, snapshot: Snapshot | None) -> Response:
-    """The one renderer: a GatewayError -> OpenAI's error JSON, via routes.yaml templates."""
+    """The one renderer: a GatewayError -> OpenAI's error JSON, via routes.yaml templates,
+    with the config's secrets masked."""
     template = snapshot.error_templates.get(err.code or "") if snapshot else None
+    redact = snapshot.redact if snapshot else str
     headers = dict(err.headers)
     if template is None:
-        return Response(error_body(err), err.status, headers)
+        return Response(error_body(err, redact(err.message)), err.status, headers)
     context = {"message": err.message, "param": err.param, "code": err.code, **err.context}
-    payload = error_body(err, template.render(context), template.type)
+    payload = error_body(err, redact(template.render(context)), template.type)
     return Response(payload, template.status, headers)
 
 
@@ -97,7 +99,7 @@ class Front:
         watch = DisconnectWatch(receive)
         reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
         if isinstance(reply, Stream):
-            await self._stream(send, reply, request_id, watch)  # watched to its end
+            await self._stream(send, reply, request_id, watch, snapshot.redact)  # to its end
         else:
             watch.close()
             if reply is not None:  # None: the client hung up before its answer was ready
@@ -180,7 +182,12 @@ class Front:
         await send({"type": "http.response.body", "body": body})
 
     async def _stream(
-        self, send: Send, reply: Stream, request_id: str, watch: DisconnectWatch
+        self,
+        send: Send,
+        reply: Stream,
+        request_id: str,
+        watch: DisconnectWatch,
+        redact: Callable[[str], str],
     ) -> None:
         """Relay events until done or until the client hangs up (the upstream is then
         closed at once)."""
@@ -191,7 +198,7 @@ class Front:
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         try:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-            await _relay(send, reply, request_id)
+            await _relay(send, reply, request_id, redact)
         except asyncio.CancelledError:
             if not watch.hung_up():
                 raise  # a real cancellation (shutdown), not the client leaving
@@ -200,7 +207,9 @@ class Front:
             await reply.events.aclose()  # type: ignore[attr-defined]
 
 
-async def _relay(send: Send, reply: Stream, request_id: str) -> None:
+async def _relay(
+    send: Send, reply: Stream, request_id: str, redact: Callable[[str], str] = str
+) -> None:
     """Head, then events; the item that ends in `[DONE]` (a kind's last, see
     engine/providers/base.py) also ends the body, and a failure after the first byte
     becomes an error event that does."""
@@ -216,7 +225,7 @@ async def _relay(send: Send, reply: Stream, request_id: str) -> None:
                     break
                 await send({"type": "http.response.body", "body": events, "more_body": True})
     except GatewayError as err:
-        tail = error_event(err)
+        tail = error_event(err, redact(err.message))
     except Exception:  # the last line of defence, after the first byte: an error event
         log.exception("internal error mid-stream id=%s", request_id)
         tail = error_event(InternalError.for_request(request_id))

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from engine.http.deadlines import Deadlines
 from engine.http.messages import Handler
 from engine.live.discovery import Discovery
 from engine.live.reload import Reloader
+from engine.observe.logs import redact_logs
 from engine.observe.metrics import Metrics
 from engine.routing.strategies import Routing
 from engine.snapshot.model import Snapshot
@@ -43,6 +44,7 @@ class Runtime:
         self.metrics = Metrics()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unredact: Callable[[], None] = lambda: None  # set while the app runs
 
     @property
     def snapshot(self) -> Snapshot:
@@ -50,6 +52,7 @@ class Runtime:
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
+        self._unredact = redact_logs(lambda: self.snapshot.redact)
         await self.upstream.start()
         self._spawn(self.discovery.run(self._stop))
         self._spawn(self.reloader.watch(self._stop))  # idles while watch.enabled is false
@@ -85,3 +88,5 @@ class Runtime:
         await self.upstream.close()
         await self.guard.close()
         await self.routing.close()
+        self._unredact()
+        self._unredact = lambda: None

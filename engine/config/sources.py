@@ -13,6 +13,7 @@ from engine.config.problems import ConfigInvalid, Problem
 MAX_FILE_SIZE: int = 1024 * 1024
 REQUIRED_FILES = ("routes.yaml", "providers.yaml")
 OPTIONAL_FILES = ("config/server.yaml",)
+OUTSIDE = "is a symlink that leads outside the config directory; it is not followed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +28,20 @@ class ConfigSource:
 def read_sources(directory: Path) -> ConfigSource:
     """Read routes.yaml, providers.yaml and (if present) config/server.yaml from `directory`.
 
-    Symlinks are followed, so a Kubernetes `..data` swap is read as the new version.
-    Raises ConfigInvalid when a required file is missing or unreadable, or any file is
-    larger than MAX_FILE_SIZE.
+    Symlinks are followed within the directory, so a Kubernetes `..data` swap is read as
+    the new version; one that leads outside it is not followed (its target's text would
+    reach error messages, and they are shown on pages). Raises ConfigInvalid when a
+    required file is missing or unreadable, a file leads outside, or any file is larger
+    than MAX_FILE_SIZE.
     """
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
+    root = directory.resolve()
     for name in REQUIRED_FILES + OPTIONAL_FILES:
-        path = directory / name
+        path = (directory / name).resolve()  # read where it leads: checked and read alike
+        if not path.is_relative_to(root):
+            problems.append(Problem(name, 1, 1, OUTSIDE))
+            continue
         try:
             with path.open("rb") as handle:
                 # One byte past the cap is enough to know the file is too large.

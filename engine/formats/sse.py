@@ -15,9 +15,10 @@ def frame(data: bytes) -> bytes:
     return b"data: " + data + b"\n\n"
 
 
-def error_event(err: GatewayError) -> bytes:
-    """The event that reports a failure after the stream has started."""
-    return frame(error_body(err))
+def error_event(err: GatewayError, message: str | None = None) -> bytes:
+    """The event that reports a failure after the stream has started (`message`: the
+    error's own, with secrets masked)."""
+    return frame(error_body(err, message))
 
 
 def payloads(framed: bytes) -> list[bytes]:

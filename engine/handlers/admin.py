@@ -46,7 +46,7 @@ def _status(req: Request) -> dict[str, object]:
         "sources": list(snapshot.sources),
         "config_dir": str(runtime.reloader.directory),
         "serving_last_good": status.from_last_good,
-        "last_error": status.last_error or None,
+        "last_error": [snapshot.redact(error) for error in status.last_error] or None,
         "last_error_at": status.last_error_at,
         "last_attempt_at": status.last_attempt_at,
         "restart_needed": status.restart_needed,

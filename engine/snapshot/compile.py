@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from engine.config import ConfigSource, resolve_env
 from engine.config.settings import Auth, ClientKey, SettingError, resolve_settings
+from engine.observe.redact import Redactor
 from engine.providers import KINDS
 from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
 from engine.snapshot.model import (
@@ -30,6 +31,7 @@ from engine.snapshot.model import (
     Snapshot,
     Target,
 )
+from engine.snapshot.secrets import secret_values, url_password
 from engine.snapshot.templates import MessageRenderer, TemplateInvalid, compile_message
 
 MODEL_TYPES = ("chat", "image", "embedding")
@@ -124,6 +126,7 @@ def compile_snapshot(
         ),
         search=_search(providers_file.get("search", {}), defaults, environ),
         raw=data,
+        redact=Redactor(secret_values(data, environ) | url_password(settings.redis_url)),
     )
 
 

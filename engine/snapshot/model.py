@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import MethodNotAllowed, ModelNotFound, NotFound
+from engine.observe.redact import Redactor
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -248,6 +249,8 @@ class Snapshot:
     policy: Policy
     search: Search
     raw: Mapping[str, Any] = field(repr=False)
+    # Masks this config's secrets out of any text that leaves the process.
+    redact: Redactor = field(default_factory=Redactor, repr=False, compare=False)
 
     def resolve(self, name: str, model_type: ModelType = "chat") -> Plan:
         """The plan serving `name`: `PROVIDER/MODEL`, an alias, a bare name or `auto`."""

@@ -4,9 +4,12 @@ The model name picks the fault:
 `endless` a 200 JSON answer whose body never ends; `gzip-bomb` a small gzip body that
 inflates to GZIP_BOMB_BYTES; `bad-chunks` a stream whose chunks have `"choices": 5`;
 `bad-json` a JSON answer `{"choices": 5}`; `echo-headers` a 401 whose error message
-quotes every request header (an upstream that echoes what it was sent). Embeddings,
-image and search requests may pick a fault too: `/embeddings` and `/images/generations`
-by model, `/search` (SearXNG's path) by the query `q`, `/image/...` always the bomb.
+quotes every request header (an upstream that echoes what it was sent); `echo-fragments`
+a 500 quoting the bearer token and `X-Org-Token` cut and case-changed, and
+`echo-midstream` the same in an error event after a first chunk. Embeddings, image and
+search requests may pick a fault too: `/embeddings` and `/images/generations` by model,
+`/search` (SearXNG's path) by the query `q`; `/image/...` is always the bomb, and
+`/web/search` (Brave's path) and `/models` always echo the headers.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class FaultyUpstream(FakeUpstream):
             app.router.add_post(path, self.answer)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/search", self.search)
+        app.router.add_get("/web/search", self.models)
         app.router.add_get("/image/{rest:.*}", self.image)
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
@@ -63,6 +67,8 @@ class FaultyUpstream(FakeUpstream):
             return await self.bomb(request, "application/json")
         if name == "bad-chunks":
             return await self.bad_chunks(request) if stream else self.json({"choices": 5})
+        if name in ("echo-fragments", "echo-midstream"):
+            return await self.fragments(request, name == "echo-midstream")
         if name == "echo-headers":
             shown = "; ".join(f"{k}: {v}" for k, v in request.headers.items())
             error = {"message": f"Unauthorized. You sent {shown}", "type": "auth"}
@@ -85,6 +91,23 @@ class FaultyUpstream(FakeUpstream):
     async def bomb(self, request: web.Request, content_type: str) -> web.StreamResponse:
         headers = {"Content-Type": content_type, "Content-Encoding": "gzip"}
         return web.Response(body=gzip_bomb(), headers=headers)
+
+    async def fragments(self, request: web.Request, midstream: bool) -> web.StreamResponse:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        org = request.headers.get("X-Org-Token", "")
+        message = (
+            f"bad key {token.upper()} (starts {token[:12]}, ends {token[-10:]}); "
+            f"org {org.swapcase()}, {org[3:15]}"
+        )
+        error = {"error": {"message": message, "type": "auth"}}
+        if not midstream:
+            return self.json(error, status=500)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        chunk = {"choices": [{"index": 0, "delta": {"content": "hi"}}]}
+        await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        await resp.write(b"data: " + orjson.dumps(error) + b"\n\n")
+        return resp
 
     async def bad_chunks(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
