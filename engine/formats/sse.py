@@ -97,21 +97,24 @@ class EventParser:
     """Feed raw bytes, get (event, data) pairs; comments and `id`/`retry` fields are ignored."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._partial: list[bytes] = []  # a line not yet ended, in the chunks it came in
         self._event = ""
         self._data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> Iterator[tuple[str, bytes]]:
-        self._buffer += chunk
-        lines = self._buffer.split(b"\n")
-        self._buffer = lines.pop()
+        if b"\n" not in chunk:  # a long line costs its length once, not once per chunk
+            self._partial.append(chunk)
+            return
+        lines = b"".join([*self._partial, chunk]).split(b"\n")
+        tail = lines.pop()
+        self._partial = [tail] if tail else []
         for line in lines:
             yield from self._line(line.rstrip(b"\r"))
 
     def close(self) -> Iterator[tuple[str, bytes]]:
-        if self._buffer:
-            yield from self._line(self._buffer.rstrip(b"\r"))
-            self._buffer = b""
+        if self._partial:
+            yield from self._line(b"".join(self._partial).rstrip(b"\r"))
+            self._partial = []
         yield from self._line(b"")
 
     def _line(self, line: bytes) -> Iterator[tuple[str, bytes]]:
