@@ -190,5 +190,7 @@ def _outside(state_dir: Path) -> watchfiles.BaseFilter:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    # asyncio.timeout, not wait_for: no task per wait (the settle window waits often).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
