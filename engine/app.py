@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, Response
+from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import GatewayError, MethodNotAllowed, NotFound
+from engine.errors import GatewayError, InternalError, MethodNotAllowed, NotFound
 from engine.formats import OPENAI
-from engine.front import Front
+from engine.front import REQUEST_ID_KEY, Front
 from engine.observe.logs import configure_logging
 from engine.runtime import Runtime
 from engine.site.pages import install_pages
@@ -33,7 +33,8 @@ def create_app(
     directory = Path(config_dir or env.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
     runtime = Runtime(directory, environ=env, overrides=overrides)
     settings = runtime.snapshot.settings
-    configure_logging("debug" if settings.debug else settings.log_level)
+    # The Quart app's logger (named after this module) logs tracebacks of page faults.
+    configure_logging("debug" if settings.debug else settings.log_level, __name__)
     app = Quart(__name__)
     app.config["PATCHBAY_RUNTIME"] = runtime
 
@@ -50,6 +51,8 @@ def create_app(
         err: GatewayError
         if exc.code == 405:
             err = MethodNotAllowed(f"Method not allowed: {exc.description}")
+        elif exc.code is not None and exc.code >= 500:  # Quart logged the fault already
+            err = InternalError.for_request(str(request.scope.get(REQUEST_ID_KEY, "")))
         else:
             err = NotFound("No route matches this path.")
         body = OPENAI.error_body(err, err.message, err.type)

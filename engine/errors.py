@@ -134,3 +134,18 @@ class UpstreamTimeout(GatewayError):
     type = "api_error"
     code = "upstream_timeout"
     failure = "timeout"
+
+
+class InternalError(GatewayError):
+    """A fault in Patchbay itself: logged with its traceback, shown with the request id."""
+
+    status = 500
+    type = "api_error"
+    code = "internal_error"
+
+    @classmethod
+    def for_request(cls, request_id: str) -> InternalError:
+        return cls(
+            "Patchbay failed to answer this request; the fault is logged under "
+            f"request id {request_id}."
+        )

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.errors import (
     GatewayError,
+    InternalError,
     RequestTimedOut,
     RequestTooLarge,
     UpstreamTimeout,
@@ -38,6 +39,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("patchbay.access")
 
 
+REQUEST_ID_KEY = "patchbay.request_id"  # where the fallback app finds the request id
 DRAIN_LIMIT = 32 * 1024 * 1024  # bytes of an oversized body read and dropped before the 413
 CLIENT_CLOSED_REQUEST = 499  # logged and counted (as nginx does) for a client that hung up
 
@@ -76,15 +78,16 @@ class Front:
         try:
             found = snapshot.routes.match(path, method)
         except GatewayError as err:
-            await self._send(send, render_error(err, snapshot.error_templates), request_id, method)
+            await self._send(send, render_error(err, snapshot), request_id, method)
             return
         if found is None:
+            scope[REQUEST_ID_KEY] = request_id
             await self.fallback(scope, receive, _with_request_id(send, request_id))
             return
         watch = DisconnectWatch(receive)
         reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
         if isinstance(reply, Stream):
-            await self._stream(send, reply, request_id, watch, found.route.wire)
+            await self._stream(send, reply, request_id, watch, found.route.wire, snapshot.redact)
         else:
             watch.close()
             if reply is not None:  # None: the client hung up before its answer was ready
@@ -107,7 +110,7 @@ class Front:
     ) -> Response | Stream | None:
         """The handler's answer or the error's; None when the client hung up first."""
         settings = snapshot.settings
-        templates, wire = snapshot.error_templates, found.route.wire
+        wire = found.route.wire
         req: Request | None = None
         try:
             # request_timeout runs from arrival: a body that stops coming is bounded too.
@@ -137,11 +140,16 @@ class Front:
         except BodyTooLarge:
             limit = settings.max_request_size
             too_large = RequestTooLarge(f"The request body exceeds {limit} bytes.")
-            return render_error(too_large, templates, wire)
+            return render_error(too_large, snapshot, wire)
         except DeadlinePassed:
-            return render_error(_timed_out(settings.request_timeout, req is None), templates, wire)
+            return render_error(_timed_out(settings.request_timeout, req is None), snapshot, wire)
         except GatewayError as err:
-            return render_error(err, templates, wire)
+            return render_error(err, snapshot, wire)
+        except Exception:
+            log.exception(
+                "internal error answering %s %s id=%s", scope["method"], scope["path"], request_id
+            )
+            return render_error(InternalError.for_request(request_id), snapshot, wire)
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
         """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
@@ -162,7 +170,13 @@ class Front:
         await send({"type": "http.response.body", "body": body})
 
     async def _stream(
-        self, send: Send, reply: Stream, request_id: str, watch: DisconnectWatch, wire: WireFormat
+        self,
+        send: Send,
+        reply: Stream,
+        request_id: str,
+        watch: DisconnectWatch,
+        wire: WireFormat,
+        redact: Callable[[str], str],
     ) -> None:
         """Relay events until done or until the client hangs up (the upstream is then
         closed at once)."""
@@ -173,7 +187,7 @@ class Front:
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
         try:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-            await _relay(send, reply, wire)
+            await _relay(send, reply, wire, request_id, redact)
         except asyncio.CancelledError:
             if not watch.hung_up():
                 raise  # a real cancellation (shutdown), not the client leaving
@@ -182,7 +196,13 @@ class Front:
             await reply.events.aclose()  # type: ignore[attr-defined]
 
 
-async def _relay(send: Send, reply: Stream, wire: WireFormat) -> None:
+async def _relay(
+    send: Send,
+    reply: Stream,
+    wire: WireFormat,
+    request_id: str,
+    redact: Callable[[str], str] = str,
+) -> None:
     """Head, then events; the item that ends in `[DONE]` (a kind's last, see
     engine/providers/base.py) also ends the body, and a failure after the first byte
     becomes an error event that does."""
@@ -198,7 +218,11 @@ async def _relay(send: Send, reply: Stream, wire: WireFormat) -> None:
                     break
                 await send({"type": "http.response.body", "body": events, "more_body": True})
     except GatewayError as err:
+        err.message = redact(err.message)
         tail = wire.error_event(err)
+    except Exception:
+        log.exception("internal error mid-stream id=%s", request_id)
+        tail = wire.error_event(InternalError.for_request(request_id))
     await send({"type": "http.response.body", "body": tail})
 
 

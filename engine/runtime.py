@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from engine.http.messages import Handler, LiveConfig
 from engine.live.discovery import Discovery
 from engine.live.reload import Reloader
 from engine.live.watch import watch_directory
+from engine.observe.logs import redact_logs
 from engine.observe.metrics import Metrics
 from engine.snapshot.model import Snapshot
 from engine.stores.shared import SharedState
@@ -42,7 +43,7 @@ class Runtime:
         self.reloader = Reloader(
             directory, handlers=WIRE_FORMATS, environ=environ, overrides=overrides
         )
-        self.upstream = Upstream()
+        self.upstream = Upstream(lambda: self.snapshot.settings.max_response_size)
         self.discovery = Discovery(self.reloader, self.upstream)
         self.handlers: Mapping[str, Handler] = handler_table()
         self.deadlines = Deadlines()  # request_timeout and the dispatch deadline
@@ -53,6 +54,7 @@ class Runtime:
         self.live: LiveConfig = _Live(self.reloader, self.discovery)
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unredact: Callable[[], None] = lambda: None  # set while the app runs
 
     @property
     def snapshot(self) -> Snapshot:
@@ -60,6 +62,7 @@ class Runtime:
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
+        self._unredact = redact_logs(lambda: self.snapshot.redact)
         await self.upstream.start()
         self._spawn(self.discovery.run(self._stop))
         self._spawn(watch_directory(self.reloader, self._stop))  # idles while watch is off
@@ -94,6 +97,8 @@ class Runtime:
         self._tasks.clear()
         await self.upstream.close()
         await self.state.close()
+        self._unredact()
+        self._unredact = lambda: None
 
 
 class _Live:

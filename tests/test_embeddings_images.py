@@ -36,8 +36,8 @@ def test_embeddings_offline_from_echo(client: openai.OpenAI, gateway_url: str) -
         raw = b'{"model": "up/embed-test", "input": %s}' % shapeless.encode()
         status, _, body = post(gateway_url + "/v1/embeddings", raw)
         assert status == 400 and json.loads(body)["error"] == {
-            "message": "Invalid value for 'input': must be a string, or a non-empty array "
-            "of strings, tokens or token arrays.",
+            "message": "Invalid value for 'input': must be a string, or an array of 1 to 2048 "
+            "strings, tokens or token arrays (of at most 8192 tokens each).",
             "type": "invalid_request_error",
             "param": "input",
             "code": None,

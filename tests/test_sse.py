@@ -114,7 +114,7 @@ def test_the_item_with_done_ends_the_body_in_the_same_message() -> None:
         async def send(message: dict[str, Any]) -> None:
             sent.append((message["body"], message.get("more_body", False)))
 
-        await _relay(send, Stream(head, events()), OPENAI)
+        await _relay(send, Stream(head, events()), OPENAI, "request-1")
         return sent
 
     assert asyncio.run(relayed(b"data: 1\n\n")) == [

@@ -146,7 +146,7 @@ class StreamTally:
         except orjson.JSONDecodeError:
             return
         if not isinstance(chunk, dict):
-            return
+            return  # not a chunk: relayed as it is, and counted as nothing
         reported = self.wire.usage_tokens(chunk)
         if reported is not None:
             self.reported = reported

@@ -15,7 +15,7 @@ from engine.config import references
 from engine.config.document import Document
 from engine.config.envref import env_refs, resolve_env
 from engine.config.fragments import FRAGMENT_DIRS, fragment_names, merge_documents
-from engine.config.problems import ConfigInvalid, Problem
+from engine.config.problems import ConfigInvalid, PathPart, Problem
 from engine.config.schema import load_schema, validate
 from engine.config.sources import MAX_FILE_SIZE, ConfigSource, read_sources
 from engine.config.yamlfile import parse_yaml
@@ -28,6 +28,7 @@ __all__ = [
     "Problem",
     "env_refs",
     "load_config",
+    "problem_at",
     "read_sources",
     "resolve_env",
 ]
@@ -109,3 +110,12 @@ def _parse(source: ConfigSource, name: str, key: str, required: bool) -> Documen
         return document
     document.data = {k: v for k, v in document.data.items() if not k.startswith("x-")}
     return document
+
+
+def problem_at(
+    source: ConfigSource, name: str, path: tuple[PathPart, ...], message: str
+) -> Problem:
+    """A Problem at the line and column of `path` in file `name`: for what only the
+    compiler can see (a value built from `${VAR}`s, an error template)."""
+    document = parse_yaml(name, source.files.get(name, b""))
+    return document.problem(document.value_at(path), message, path)

@@ -201,3 +201,6 @@ def check_templates(doc: Document) -> None:
             except jinja2.TemplateSyntaxError as exc:
                 path: Path = ("errors", code, field)
                 doc.add(doc.value_at(path), f"template error: {exc.message}", path)
+            except ValueError as exc:  # e.g. a number literal too long to convert
+                path = ("errors", code, field)
+                doc.add(doc.value_at(path), f"template error: {exc}", path)

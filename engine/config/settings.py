@@ -13,7 +13,12 @@ from typing import Any
 
 ENV_PREFIX = "PATCHBAY_"
 LISTENER_SETTINGS = ("host", "port", "workers", "keep_alive_timeout")
-POSITIVE_SETTINGS = ("max_request_size", "request_timeout", "keep_alive_timeout")
+POSITIVE_SETTINGS = (
+    "max_request_size",
+    "max_response_size",
+    "request_timeout",
+    "keep_alive_timeout",
+)
 
 
 class SettingError(ValueError):
@@ -81,6 +86,7 @@ class Settings:
     debug: bool = False
     cors_origins: tuple[str, ...] = ()
     max_request_size: int = 10 * 1024 * 1024
+    max_response_size: int = 32 * 1024 * 1024  # an upstream answer, decompressed
     request_timeout: float = 300.0
     keep_alive_timeout: float = 5.0  # seconds; Hypercorn's and uvicorn's default
     request_logging: bool = True
@@ -127,9 +133,17 @@ def _parse(name: str, annotation: str, raw: Any) -> Any:
             return float(text)
         if annotation.startswith("tuple"):
             return tuple(part.strip() for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise SettingError(f"{name}: invalid value {raw!r} ({exc})") from None
+    except ValueError:
+        # The value is not quoted: it may have come from a variable holding a secret.
+        raise SettingError(f"{name}: invalid value, expected {_expected(annotation)}") from None
     return text
+
+
+def _expected(annotation: str) -> str:
+    for prefix, what in (("bool", "true or false"), ("int", "an integer"), ("float", "a number")):
+        if annotation.startswith(prefix):
+            return what
+    return "a value"
 
 
 def _check(settings: Settings) -> None:
@@ -137,12 +151,11 @@ def _check(settings: Settings) -> None:
         raise SettingError(f"port: {settings.port} is not a TCP port")
     if settings.workers < 1:
         raise SettingError(f"workers: must be at least 1, got {settings.workers}")
+    # String values are not quoted: one may have come from a variable holding a secret.
     if settings.log_level not in LOG_LEVELS:
-        raise SettingError(
-            f"log_level: {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"
-        )
+        raise SettingError(f"log_level: must be one of {', '.join(LOG_LEVELS)}")
     if settings.base_url and not settings.base_url.startswith("/"):
-        raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
+        raise SettingError("base_url: must start with '/'")
     for name in POSITIVE_SETTINGS:
         if (value := getattr(settings, name)) <= 0:
             raise SettingError(f"{name}: must be positive, got {value}")

@@ -15,6 +15,7 @@ MAX_FILE_SIZE: int = 1024 * 1024
 MAX_FRAGMENTS = 256  # files in one providers.d/ or routes.d/
 REQUIRED_FILES = ("routes.yaml", "providers.yaml")
 OPTIONAL_FILES = ("config/server.yaml",)
+OUTSIDE = "is a symlink that leads outside the config directory; it is not followed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +31,23 @@ def read_sources(directory: Path) -> ConfigSource:
     """Read routes.yaml, providers.yaml, (if present) config/server.yaml and the
     `*.yaml` files of providers.d/ and routes.d/ from `directory`.
 
-    Symlinks are followed, so a Kubernetes `..data` swap is read as the new version.
-    Raises ConfigInvalid when a required file is missing or unreadable, or any file is
-    larger than MAX_FILE_SIZE.
+    Symlinks are followed within the directory, so a Kubernetes `..data` swap is read as
+    the new version; one that leads outside it is not followed (its target's text would
+    reach error messages, and they are shown on pages). Raises ConfigInvalid when a
+    required file is missing or unreadable, a file leads outside, or any file is larger
+    than MAX_FILE_SIZE.
     """
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
     fragments = [
         name for folder in FRAGMENT_DIRS.values() for name in _fragments(directory, folder)
     ]
+    root = directory.resolve()
     for name in REQUIRED_FILES + OPTIONAL_FILES + tuple(fragments):
-        path = directory / name
+        path = (directory / name).resolve()  # read where it leads: checked and read alike
+        if not path.is_relative_to(root):
+            problems.append(Problem(name, 1, 1, OUTSIDE))
+            continue
         try:
             with path.open("rb") as handle:
                 # One byte past the cap is enough to know the file is too large.

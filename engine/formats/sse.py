@@ -31,22 +31,43 @@ class EventBlocks:
     """
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._pending: list[bytes] = []  # raw chunks of an event not yet complete
+        self._size = 0
+        self._tail = b""  # their last three bytes
 
     def feed(self, chunk: bytes) -> bytes:
-        """The complete events buffered so far, each ending in a blank line (or b"")."""
-        data = self._buffer + chunk
+        """The complete events buffered so far, each ending in a blank line (or b"").
+
+        A chunk that ends no event is only kept: a long event costs its length once,
+        not once per chunk (an upstream may send megabytes without a blank line).
+        """
+        if self._pending:
+            probe = self._tail + chunk  # an event's end may span chunks
+            if b"\n\n" not in probe and b"\n\r\n" not in probe:
+                self._pending.append(chunk)
+                self._size += len(chunk)
+                self._tail = probe[-3:]
+                return b""
+            data = b"".join(self._pending) + chunk
+        else:
+            data = chunk
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")
         end = data.rfind(b"\n\n")
-        if end < 0:
-            self._buffer = data
-            return b""
-        self._buffer = data[end + 2 :]
-        return data[: end + 2]
+        rest = data if end < 0 else data[end + 2 :]
+        self._pending = [rest] if rest else []
+        self._size = len(rest)
+        self._tail = rest[-3:]
+        return b"" if end < 0 else data[: end + 2]
+
+    @property
+    def pending(self) -> int:
+        """Bytes held of an event not yet complete."""
+        return self._size
 
     def close(self) -> bytes:
-        rest, self._buffer = self._buffer.strip(), b""
+        rest = b"".join(self._pending).replace(b"\r\n", b"\n").strip()
+        self._pending, self._size, self._tail = [], 0, b""
         return rest + b"\n\n" if rest else b""
 
 
@@ -68,21 +89,24 @@ class EventParser:
     """Feed raw bytes, get (event, data) pairs; comments and `id`/`retry` fields are ignored."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._partial: list[bytes] = []  # a line not yet ended, in the chunks it came in
         self._event = ""
         self._data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> Iterator[tuple[str, bytes]]:
-        self._buffer += chunk
-        lines = self._buffer.split(b"\n")
-        self._buffer = lines.pop()
+        if b"\n" not in chunk:  # a long line costs its length once, not once per chunk
+            self._partial.append(chunk)
+            return
+        lines = b"".join([*self._partial, chunk]).split(b"\n")
+        tail = lines.pop()
+        self._partial = [tail] if tail else []
         for line in lines:
             yield from self._line(line.rstrip(b"\r"))
 
     def close(self) -> Iterator[tuple[str, bytes]]:
-        if self._buffer:
-            yield from self._line(self._buffer.rstrip(b"\r"))
-            self._buffer = b""
+        if self._partial:
+            yield from self._line(b"".join(self._partial).rstrip(b"\r"))
+            self._partial = []
         yield from self._line(b"")
 
     def _line(self, line: bytes) -> Iterator[tuple[str, bytes]]:

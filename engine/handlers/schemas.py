@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# OpenAI's bounds on one embeddings request: inputs per request, tokens per input.
+MAX_EMBEDDING_INPUTS = 2048
+MAX_INPUT_TOKENS = 8192
+MAX_TOKENS = 2**31 - 1  # OpenAI's own bound (an int32); beyond it no model has a meaning
+
 _CONTENT_PART: dict[str, Any] = {
     "type": "object",
     "required": ["type"],
@@ -40,8 +45,12 @@ CHAT_REQUEST: dict[str, Any] = {
         "n": {"type": ["integer", "null"], "minimum": 1, "maximum": 128},
         "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
         "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-        "max_tokens": {"type": ["integer", "null"], "minimum": 1},
-        "max_completion_tokens": {"type": ["integer", "null"], "minimum": 1},
+        "max_tokens": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOKENS},
+        "max_completion_tokens": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": MAX_TOKENS,
+        },
         "stop": {"type": ["string", "array", "null"], "items": {"type": "string"}, "maxItems": 4},
         "seed": {"type": ["integer", "null"]},
         "tools": {
@@ -188,9 +197,21 @@ EMBEDDINGS_REQUEST: dict[str, Any] = {
         "input": {
             "anyOf": [
                 {"type": "string"},
-                {"type": "array", "minItems": 1, "items": {"type": ["string", "integer", "array"]}},
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_EMBEDDING_INPUTS,
+                    "items": {
+                        "type": ["string", "integer", "array"],
+                        "maxItems": MAX_INPUT_TOKENS,
+                        "items": {"type": "integer"},
+                    },
+                },
             ],
-            "x-message": "must be a string, or a non-empty array of strings, tokens or token arrays",
+            "x-message": (
+                "must be a string, or an array of 1 to 2048 strings, tokens or token arrays "
+                "(of at most 8192 tokens each)"
+            ),
         },
         "encoding_format": {"enum": ["float", "base64"]},
         "dimensions": {"type": "integer", "minimum": 1},

@@ -1,26 +1,24 @@
-"""GatewayError -> the answer a client sees: the route's wire format, the routes.yaml template."""
+"""GatewayError -> the answer a client sees: the route's wire format, the routes.yaml
+template, and the config's secrets masked out of the message."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from engine.errors import GatewayError
 from engine.formats import OPENAI, WireFormat
 from engine.http.messages import Response
-from engine.snapshot.model import ErrorTemplate
+from engine.snapshot.model import Snapshot
 
 
 def render_error(
-    err: GatewayError,
-    templates: Mapping[str, ErrorTemplate] | None = None,
-    wire: WireFormat = OPENAI,
+    err: GatewayError, snapshot: Snapshot | None = None, wire: WireFormat = OPENAI
 ) -> Response:
     """The one renderer of error answers; a template for the error's code sets its
     status, type and message."""
-    template = templates.get(err.code or "") if templates else None
+    template = snapshot.error_templates.get(err.code or "") if snapshot else None
+    redact = snapshot.redact if snapshot else str
     headers = dict(err.headers)
     if template is None:
-        return Response(wire.error_body(err, err.message, err.type), err.status, headers)
+        return Response(wire.error_body(err, redact(err.message), err.type), err.status, headers)
     context = {"message": err.message, "param": err.param, "code": err.code, **err.context}
-    body = wire.error_body(err, template.render(context), template.type)
+    body = wire.error_body(err, redact(template.render(context)), template.type)
     return Response(body, template.status, headers)

@@ -39,9 +39,10 @@ class Discovery:
             try:
                 found = await KINDS[provider.kind](provider).discover_models(self.upstream)
             except GatewayError as err:
-                if self.errors.get(provider.name) != err.message:
-                    log.warning("model discovery for %s failed: %s", provider.name, err.message)
-                self.errors[provider.name] = err.message
+                message = snapshot.redact(err.message)  # shown by /v1/providers
+                if self.errors.get(provider.name) != message:
+                    log.warning("model discovery for %s failed: %s", provider.name, message)
+                self.errors[provider.name] = message
                 continue
             self.errors.pop(provider.name, None)
             models = tuple(sorted(set(found)))

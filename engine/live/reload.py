@@ -15,13 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.config import ConfigInvalid, ConfigSource, Problem, load_config, read_sources
+from engine.config import (
+    ConfigInvalid,
+    ConfigSource,
+    Problem,
+    load_config,
+    problem_at,
+    read_sources,
+)
 from engine.config.fragments import FRAGMENT_DIRS
 from engine.config.settings import LISTENER_SETTINGS, SettingError
 from engine.live.lastgood import LastGood, fallback_state_dir, state_dir_of
 from engine.observe.logs import configure_logging
 from engine.providers import KINDS
-from engine.snapshot.compile import UnknownDefaultProvider, compile_snapshot
+from engine.snapshot.compile import UnknownDefaultProvider, ValueUnusable, compile_snapshot
 from engine.snapshot.model import Snapshot
 from engine.snapshot.templates import TemplateInvalid
 
@@ -52,6 +59,8 @@ def build_snapshot(
             discovered=discovered,
             wire_formats=handlers,
         )
+    except ValueUnusable as exc:
+        raise ConfigInvalid([problem_at(source, exc.file, exc.path, str(exc))]) from None
     except UnknownDefaultProvider as exc:
         raise ConfigInvalid([Problem("providers.yaml", 1, 1, str(exc))]) from None
     except SettingError as exc:
@@ -247,7 +256,7 @@ class Reloader:
         return {
             "config_dir": str(self.directory),
             "serving_last_good": status.from_last_good,
-            "last_error": status.last_error or None,
+            "last_error": [self.snapshot.redact(error) for error in status.last_error] or None,
             "last_error_at": status.last_error_at,
             "last_attempt_at": status.last_attempt_at,
             "restart_needed": status.restart_needed,

@@ -28,6 +28,10 @@ log = logging.getLogger("patchbay.watch")
 # enough to apply in well under a quarter of a second.
 STEP_MS = 20
 DEBOUNCE_MS = 60
+# An edit applies once the files read the same across SETTLE seconds: a file written in
+# place (truncate, then write, perhaps in parts) is half there in between, and half a
+# file may well parse. A writer that pauses longer than this mid-file is not covered.
+SETTLE = 0.1
 POLL_DELAY = 0.1  # seconds between content checks in polling mode
 RETRY_DELAY = 0.5  # seconds before re-arming after a failure or while the directory is gone
 IDLE_CHECK_MS = 1000  # the watcher wakes this often to notice the directory being replaced
@@ -68,7 +72,7 @@ async def _follow(reloader: Reloader, stop: asyncio.Event) -> None:
         return
     paths = [path for path, ident in zip(_watched(directory), armed, strict=True) if ident]
     watch = reloader.snapshot.settings.watch
-    await reloader.reload()  # catches what happened while no watcher ran
+    await settled_reload(reloader, stop)  # catches what happened while no watcher ran
     caught_up = False
     try:
         events = _events(paths, directory / reloader.snapshot.settings.state_dir, stop)
@@ -77,7 +81,7 @@ async def _follow(reloader: Reloader, stop: asyncio.Event) -> None:
                 if changes or not caught_up:
                     # The first wake-up (an event, or at most IDLE_CHECK_MS) also covers
                     # edits made while the watcher was being set up.
-                    await reloader.reload()
+                    await settled_reload(reloader, stop)
                     caught_up = True
                 if reloader.snapshot.settings.watch != watch or _replaced(changes, paths, armed):
                     return
@@ -119,23 +123,17 @@ async def _poll(reloader: Reloader, stop: asyncio.Event) -> None:
 
     The files themselves are compared, not their timestamps: notify's poller keeps
     whole-second mtimes (two saves within a second look like one) and walks the tree.
-    A change is reloaded once the files read the same twice, STEP_MS apart.
+    A change is reloaded once it has settled (see `settled_reload`).
     """
     watch = reloader.snapshot.settings.watch
-    await reloader.reload()
+    await settled_reload(reloader, stop)
     while True:
         await _sleep_or_stop(stop, POLL_DELAY)
         if stop.is_set() or reloader.snapshot.settings.watch != watch:
             return
         # Against what the last reload read, not the last poll: an edit and its undo
         # between two polls must not hide the edit the reload caught in between.
-        now = await asyncio.to_thread(fingerprint, reloader.directory)
-        if now == reloader.last_read:
-            continue
-        # Like inotify's quiet period: a save still being written is looked at again.
-        await _sleep_or_stop(stop, STEP_MS / 1000)
-        if now == await asyncio.to_thread(fingerprint, reloader.directory):
-            await reloader.reload()
+        await settled_reload(reloader, stop)
 
 
 async def _periodic(reloader: Reloader, stop: asyncio.Event) -> None:
@@ -143,7 +141,25 @@ async def _periodic(reloader: Reloader, stop: asyncio.Event) -> None:
         watch = reloader.snapshot.settings.watch
         await _sleep_or_stop(stop, watch.interval)
         if not stop.is_set() and watch.enabled and reloader.directory.is_dir():
+            await settled_reload(reloader, stop)
+
+
+async def settled_reload(reloader: Reloader, stop: asyncio.Event) -> None:
+    """Reload once the files have stopped changing: they read the same across SETTLE.
+
+    Nothing is waited for when they read as the last reload read them (an event for a
+    file Patchbay does not read, or a change already applied).
+    """
+    seen = await asyncio.to_thread(fingerprint, reloader.directory)
+    if seen == reloader.last_read:
+        return
+    while not stop.is_set():
+        await _sleep_or_stop(stop, SETTLE)
+        now = await asyncio.to_thread(fingerprint, reloader.directory)
+        if now == seen:
             await reloader.reload()
+            return
+        seen = now
 
 
 def _watched(directory: Path) -> tuple[Path, ...]:
@@ -175,5 +191,7 @@ def _outside(state_dir: Path) -> watchfiles.BaseFilter:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    # asyncio.timeout, not wait_for: no task per wait (the settle window waits often).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()

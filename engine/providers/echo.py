@@ -16,6 +16,8 @@ from engine.formats.sse import DONE, frame
 from engine.providers.base import Call, ProviderKind
 
 MAX_DIMENSIONS = 3072  # text-embedding-3-large's; a larger ask would only cost memory
+# About 20 MB of JSON: 256 inputs at 3,072 dimensions, or 2,048 inputs at 512.
+MAX_EMBEDDING_VALUES = 1 << 20
 MAX_REPLY_CHARS = 65536  # a reply stops here ("length"): n copies of a 10 MiB message
 # would otherwise cost gigabytes
 
@@ -130,6 +132,7 @@ class Echo(ProviderKind):
                 f"Invalid value for 'dimensions': echo embeds in at most {MAX_DIMENSIONS}.",
                 param="dimensions",
             )
+        _check_answer_size(len(items), dimensions)
         encode = _base64 if call.body.get("encoding_format") == "base64" else list
         data = [
             {"object": "embedding", "index": i, "embedding": encode(_vector(str(item), dimensions))}
@@ -147,6 +150,17 @@ class Echo(ProviderKind):
 
     async def discover_models(self, upstream: Any) -> list[str]:
         return list(self.provider.models)
+
+
+def _check_answer_size(inputs: int, dimensions: int) -> None:
+    """Refuse (400) an answer of more than MAX_EMBEDDING_VALUES numbers before building it."""
+    if inputs * dimensions > MAX_EMBEDDING_VALUES:
+        raise InvalidRequest(
+            f"Invalid value for 'input': echo answers at most {MAX_EMBEDDING_VALUES} numbers "
+            f"per request, and {inputs} inputs of {dimensions} dimensions are "
+            f"{inputs * dimensions}; send fewer inputs or fewer dimensions.",
+            param="input",
+        )
 
 
 def _base64(vector: list[float]) -> str:

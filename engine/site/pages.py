@@ -21,6 +21,7 @@ from quart import Quart, Response, request, send_from_directory
 
 from engine.errors import GatewayError, MethodNotAllowed, NotFound
 from engine.http.rendering import render_error
+from engine.observe.redact import redact_all
 from engine.providers.base import Provider
 from engine.routing.cooldowns import health
 from engine.runtime import Runtime
@@ -95,7 +96,7 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
     """
     reload_status = runtime.reloader.status
     settings = snapshot.settings
-    errors = reload_status.last_error
+    errors = reload_status.last_error  # masked with the rest of the document by its callers
     models = []
     for model_id in snapshot.model_ids():
         plan = snapshot.plans[model_id]
@@ -173,7 +174,7 @@ def _json(data: Any) -> Response:
 
 
 def _error(err: GatewayError, snapshot: Snapshot) -> Response:
-    reply = render_error(err, snapshot.error_templates)
+    reply = render_error(err, snapshot)
     return Response(
         reply.body, status=reply.status, headers=reply.headers, content_type=reply.content_type
     )
@@ -237,26 +238,29 @@ class Site:
 
     def _html(self, name: str, snapshot: Snapshot, **context: Any) -> Response:
         urls = dataclasses.asdict(page_urls(snapshot))
-        text = self.pages.render(name, {"api": snapshot.settings.api, "urls": urls, **context})
+        api = redact_all(dataclasses.asdict(snapshot.settings.api), snapshot.redact)
+        text = self.pages.render(name, {"api": api, "urls": urls, **context})
         headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
         return Response(text, content_type="text/html; charset=utf-8", headers=headers)
 
     async def landing(self, snapshot: Snapshot) -> Response:
-        boot = orjson.dumps(await status_document(self.runtime, snapshot)).decode()
+        status = redact_all(await status_document(self.runtime, snapshot), snapshot.redact)
+        boot = orjson.dumps(status).decode()
         # Inside <script type="application/json">, "</" must not close the element.
         return self._html("index.html", snapshot, boot=boot.replace("</", "<\\/"))
 
     async def status(self, snapshot: Snapshot) -> Response:
-        return _json(await status_document(self.runtime, snapshot))
+        status = await status_document(self.runtime, snapshot)
+        return _json(redact_all(status, snapshot.redact))
 
     async def openapi(self, snapshot: Snapshot) -> Response:
-        return _json(openapi_document(snapshot))
+        return _json(redact_all(openapi_document(snapshot), snapshot.redact))
 
     async def swagger(self, snapshot: Snapshot) -> Response:
         return self._html("docs.html", snapshot)
 
     async def reference(self, snapshot: Snapshot) -> Response:
-        document = openapi_document(snapshot)
+        document = redact_all(openapi_document(snapshot), snapshot.redact)
         sections = reference_sections(document)
         return self._html("reference.html", snapshot, document=document, sections=sections)
 

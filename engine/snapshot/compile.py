@@ -11,11 +11,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.config import ConfigSource, resolve_env
 from engine.config.settings import Auth, ClientKey, SettingError, resolve_settings
 from engine.formats import FORMATS
 from engine.modeltypes import MODEL_TYPES
+from engine.observe.redact import Redactor
 from engine.providers import KINDS
 from engine.providers.base import Model, Provider, ProviderStatus
 from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
@@ -29,12 +31,42 @@ from engine.snapshot.model import (
     Snapshot,
     Target,
 )
-from engine.snapshot.templates import MessageRenderer, compile_message
+from engine.snapshot.secrets import secret_values, url_password
+from engine.snapshot.templates import MessageRenderer, TemplateInvalid, compile_message
 from engine.stores.base import Cooldown
 
 
 class UnknownDefaultProvider(SettingError):
     """The default provider given outside the files names no declared provider."""
+
+
+class ValueUnusable(ValueError):
+    """A value that validated but cannot be used as compiled; `file` and `path` say where."""
+
+    def __init__(self, file: str, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.file = file
+        self.path = path
+
+
+def _upstream_url(url: str | None, path: tuple[str, ...]) -> str | None:
+    """`url` once its `${VAR}`s are resolved, if http(s) with a host; private and
+    link-local hosts are allowed (an operator's local models live there)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ValueUnusable(
+            "providers.yaml",
+            path,
+            "must be an http:// or https:// URL with a host once its ${VAR} references are "
+            "resolved (the value is not shown: it came from the environment)",
+        )
+    return url
 
 
 def compile_snapshot(
@@ -96,6 +128,7 @@ def compile_snapshot(
         ),
         raw=data,
         search=_search(providers_file.get("search", {}), defaults, environ),
+        redact=Redactor(secret_values(data, environ) | url_password(settings.redis_url)),
     )
 
 
@@ -153,6 +186,7 @@ def _provider(
 ) -> Provider:
     api_key = resolve_env(spec["api_key"], environ) if "api_key" in spec else None
     base_url = resolve_env(spec.get("base_url", ""), environ)
+    _upstream_url(base_url, ("providers", name, "base_url"))
     status: ProviderStatus = "active"
     if not spec.get("enabled", True):
         status = "disabled"
@@ -167,6 +201,9 @@ def _provider(
         model = Model(item["id"], item.get("type", "chat"))
         models[model.id] = model
     options = {k: v for k, v in spec.items() if k not in _PROVIDER_FIELDS}
+    if isinstance(options.get("image_base_url"), str):
+        image_url = resolve_env(options["image_base_url"], environ)
+        _upstream_url(image_url, ("providers", name, "image_base_url"))
     return Provider(
         name=name,
         kind=spec["kind"],
@@ -254,6 +291,7 @@ def _search(
         kind = SEARCH_KINDS[entry["kind"]]
         api_key = resolve_env(entry["api_key"], environ) if "api_key" in entry else None
         base_url = resolve_env(entry.get("base_url", ""), environ)
+        _upstream_url(base_url, ("search", "engines", name, "base_url"))
         status: EngineStatus = "active"
         if not entry.get("enabled", True):
             status = "disabled"
@@ -289,12 +327,21 @@ def _headers(declared: Mapping[str, str], environ: Mapping[str, str]) -> dict[st
 def _error_templates(errors: Mapping[str, Any]) -> dict[str, ErrorTemplate]:
     templates = {}
     for code, spec in errors.items():
-        message = compile_message(spec["message"])
-        footer = compile_message(spec["footer"]) if "footer" in spec else None
+        message = _template(spec["message"], code, "message")
+        footer = _template(spec["footer"], code, "footer") if "footer" in spec else None
         templates[code] = ErrorTemplate(
             status=spec["status"], type=spec["type"], render=_joined(message, footer)
         )
     return templates
+
+
+def _template(source: str, code: str, field: str) -> MessageRenderer:
+    try:
+        return compile_message(source)
+    except TemplateInvalid as exc:
+        raise ValueUnusable(
+            "routes.yaml", ("errors", code, field), f"error template: {exc}"
+        ) from None
 
 
 def _joined(message: MessageRenderer, footer: MessageRenderer | None) -> MessageRenderer:

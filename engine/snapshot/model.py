@@ -14,6 +14,7 @@ from typing import Any
 from engine.config.settings import Settings
 from engine.errors import MethodNotAllowed, ModelNotFound
 from engine.formats import OPENAI, WireFormat
+from engine.observe.redact import Redactor
 from engine.providers.base import Model, Provider, ProviderKind
 from engine.search.catalog import Search, WebSearch
 from engine.stores.base import Cooldown
@@ -163,6 +164,8 @@ class Snapshot:
     policy: Policy
     search: Search
     raw: Mapping[str, Any] = field(repr=False)  # the validated files, for explain and describe
+    # Masks this config's secrets out of any text that leaves the process.
+    redact: Redactor = field(default_factory=Redactor, repr=False, compare=False)
 
     def resolve(self, name: str, model_type: str = "chat") -> Plan:
         """The plan serving `name`: `PROVIDER/MODEL`, an alias, a bare name or `auto`."""

@@ -1,4 +1,4 @@
-"""Jinja lives here: sandboxed error-message templates and the page templates."""
+"""Jinja lives here (with sandbox.py): bounded error-message templates and the page templates."""
 
 from __future__ import annotations
 
@@ -7,8 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
+from engine.snapshot.sandbox import MAX_OUTPUT, BoundedSandbox, LimitExceeded, check_shape
+
+# What a template can raise while rendering values it was given (e.g. `{{ 1 / 0 }}`).
+RENDER_FAULTS = (
+    jinja2.TemplateError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RecursionError,
+)
 MessageRenderer = Callable[[Mapping[str, Any]], str]
 
 
@@ -16,24 +27,57 @@ class TemplateInvalid(ValueError):
     """An error template in routes.yaml does not compile."""
 
 
+# A context like the ones errors carry, for the trial render at compile time.
+SAMPLE_CONTEXT = {
+    "message": "The model 'm' does not exist.",
+    "param": "model",
+    "code": "model_not_found",
+    "model": "m",
+    "model_type": "chat",
+    "suggestions": ["echo/echo-1", "fast"],
+    "upstream_status": 500,
+}
+
+
 def compile_message(source: str) -> MessageRenderer:
     """A routes.yaml error message -> a function of the error's context.
 
-    Sandboxed, and undefined names render empty, so a template cannot crash a response.
+    Sandboxed and bounded (engine/snapshot/sandbox.py): a template that breaks the
+    bounds on a sample context is refused here, at compile time. Undefined names render
+    empty, and a render that fails or outgrows MAX_OUTPUT gives the error's own message.
     """
-    env = SandboxedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
+    env = BoundedSandbox(autoescape=False, undefined=jinja2.ChainableUndefined)
     try:
-        template = env.from_string(source)
+        tree = env.parse(source)
+        check_shape(tree)
+        template = env.from_string(tree)
+        _bounded(template, SAMPLE_CONTEXT)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateInvalid(f"line {exc.lineno}: {exc.message}") from None
+    except LimitExceeded as exc:
+        raise TemplateInvalid(f"beyond what an error message may cost: {exc}") from None
+    except RENDER_FAULTS:
+        pass  # this context only: another may render well, and a failure falls back anyway
 
     def render(context: Mapping[str, Any]) -> str:
         try:
-            return template.render(context)
-        except jinja2.TemplateError:
-            return source
+            return _bounded(template, context)
+        except RENDER_FAULTS:
+            # The error is still answered, in its own words rather than the template's.
+            return str(context.get("message", ""))
 
     return render
+
+
+def _bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """The rendered text; LimitExceeded as soon as it passes MAX_OUTPUT characters."""
+    pieces, size = [], 0
+    for piece in template.generate(context):
+        size += len(piece)
+        if size > MAX_OUTPUT:
+            raise LimitExceeded(f"a message beyond {MAX_OUTPUT} characters")
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 class Pages:

@@ -29,6 +29,7 @@ from engine.errors import (
 )
 from engine.formats.sse import EventBlocks, EventParser
 
+DEFAULT_MAX_RESPONSE_SIZE = 32 * 1024 * 1024  # the max_response_size setting's default
 IMAGE_MAX_BYTES = 20 * 1024 * 1024
 IMAGE_TIMEOUT = 30.0  # seconds for one whole image fetch
 MAX_REDIRECTS = 3
@@ -94,9 +95,17 @@ def _session(resolver: ThreadedResolver | None = None) -> aiohttp.ClientSession:
 
 
 class Upstream:
-    """A pooled HTTP client; `open()` sends a request and returns once headers arrived."""
+    """A pooled HTTP client; `open()` sends a request and returns once headers arrived.
 
-    def __init__(self) -> None:
+    `max_response_size` gives the live limit on what one answer's body may hold once
+    decompressed (the setting of the same name); the whole of a non-stream body, one
+    event of a stream.
+    """
+
+    def __init__(
+        self, max_response_size: Callable[[], int] = lambda: DEFAULT_MAX_RESPONSE_SIZE
+    ) -> None:
+        self._max_response_size = max_response_size
         self._session: aiohttp.ClientSession | None = None
         self._public_session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one per provider timeout
@@ -185,7 +194,7 @@ class Upstream:
             raise UpstreamUnreachable(
                 f"Provider '{provider}' could not be reached ({type(exc).__name__})."
             ) from None
-        answer = UpstreamResponse(resp, provider)
+        answer = UpstreamResponse(resp, provider, self._max_response_size())
         if resp.status >= 300:
             await answer.raise_for_status(secret)
         return answer
@@ -222,16 +231,27 @@ class UpstreamResponse:
     socket read timeout, armed when the request was sent, so no timer is added per read.
     """
 
-    def __init__(self, resp: aiohttp.ClientResponse, provider: str) -> None:
+    def __init__(
+        self,
+        resp: aiohttp.ClientResponse,
+        provider: str,
+        limit: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
         self._resp = resp
         self.provider = provider
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers
+        self.limit = limit  # bytes, decompressed: a whole body, or one stream event
         self._cutter = EventBlocks()
 
     async def read(self) -> bytes:
+        """The whole body; past `limit` bytes (decompressed) the connection is dropped and
+        the answer is a 502."""
         try:
-            return await self._resp.read()
+            declared = self._resp.content_length
+            if declared is not None and declared > self.limit and not self._compressed():
+                raise self._too_large()
+            return await self._read_within_limit()
         except aiohttp.ServerTimeoutError:
             raise UpstreamTimeout(f"Provider '{self.provider}' stopped sending.") from None
         except aiohttp.ClientError as exc:
@@ -240,6 +260,27 @@ class UpstreamResponse:
             ) from None
         finally:
             self._resp.release()
+
+    async def _read_within_limit(self) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await self._resp.content.readany():
+            size += len(chunk)
+            if size > self.limit:
+                raise self._too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _compressed(self) -> bool:
+        return bool(self._resp.headers.get("Content-Encoding", "identity") != "identity")
+
+    def _too_large(self) -> UpstreamFailed:
+        self.close()  # the rest is not read: the connection goes, not back to the pool
+        return UpstreamFailed(
+            f"Provider '{self.provider}' sent an answer larger than max_response_size "
+            f"({self.limit} bytes); it was dropped.",
+            code="upstream_response_too_large",
+        )
 
     async def json(self) -> Any:
         data = await self.read()
@@ -253,10 +294,15 @@ class UpstreamResponse:
     async def events(self) -> AsyncIterator[tuple[str, bytes]]:
         """Yield (event name, data) per SSE event; lines of any length are handled."""
         parser = EventParser()
+        pending = 0  # bytes read since the last complete event
         try:
             while chunk := await self._read():
+                pending += len(chunk)
                 for event in parser.feed(chunk):
+                    pending = 0
                     yield event
+                if pending > self.limit:
+                    raise self._too_large()
             for event in parser.close():
                 yield event
         finally:
@@ -270,6 +316,8 @@ class UpstreamResponse:
             events = self._cutter.feed(chunk)
             if events:
                 return events
+            if self._cutter.pending > self.limit:
+                raise self._too_large()
         return self._cutter.close()
 
     async def _read(self) -> bytes:

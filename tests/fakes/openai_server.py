@@ -22,7 +22,7 @@ from aiohttp import web
 
 from tests.fakes import FakeUpstream, openai_responses
 
-API_KEY = "sk-upstream-secret-123"
+API_KEY = "sk-9fQ2xLr7Tb4Wm1ZkP3vN"  # random-looking, as real keys are
 SLOW_SECONDS = 3.0
 STREAM_PAUSE = 0.05  # seconds after each chunk of `slow-stream`
 HOLD_LIMIT = 20.0  # a `held` stream that nobody releases goes on after this long

@@ -1,0 +1,105 @@
+"""Secrets out of the text that leaves the process: error messages, pages, status, logs.
+
+A secret is a value that came from a `${VAR}`, or was set as an upstream key or header
+(engine/snapshot/secrets.py collects them). Any run of FRAGMENT or more of a secret's
+characters, in any case, becomes `***`: an upstream that quotes a key back, cut, or
+upper-cased, gives nothing away. Values shorter than FRAGMENT hide too little to be
+worth blanking every word they match, and are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+FRAGMENT = 8  # characters: the shortest run of a secret that is taken out
+PROBE = FRAGMENT // 2
+MASK = "***"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class Redactor:
+    """Calling it returns the text with every FRAGMENT-long run of any secret masked.
+
+    The scan reads every PROBE-th position of the text only: any FRAGMENT-long run holds
+    a PROBE-long piece starting at one of them, so only there is a full look taken.
+    """
+
+    __slots__ = ("_grams", "_probes")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        grams: set[str] = set()
+        for secret in secrets:
+            folded = _fold(secret)
+            grams.update(folded[i : i + FRAGMENT] for i in range(len(folded) - FRAGMENT + 1))
+        self._grams = frozenset(grams)
+        self._probes = frozenset(
+            g[i : i + PROBE] for g in grams for i in range(FRAGMENT - PROBE + 1)
+        )
+
+    def __call__(self, text: str) -> str:
+        if not self._grams or len(text) < FRAGMENT:
+            return text
+        spans = self._spans(_fold(text))
+        if not spans:
+            return text
+        out, last = [], 0
+        for start, end in spans:
+            out += [text[last:start], MASK]
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+
+    def _spans(self, folded: str) -> list[list[int]]:
+        """Merged [start, end) ranges of `folded` covered by a secret's fragments."""
+        spans: list[list[int]] = []
+        grams, probes = self._grams, self._probes
+        checked = -1  # starts already looked at
+        for probe in range(0, len(folded) - PROBE + 1, PROBE):
+            if folded[probe : probe + PROBE] not in probes:
+                continue
+            first = max(probe - (FRAGMENT - PROBE), checked + 1)
+            for i in range(first, min(probe, len(folded) - FRAGMENT) + 1):
+                checked = i
+                if folded[i : i + FRAGMENT] not in grams:
+                    continue
+                if spans and spans[-1][1] >= i:
+                    spans[-1][1] = i + FRAGMENT
+                else:
+                    spans.append([i, i + FRAGMENT])
+        return spans
+
+
+def redact_all(value: Any, redact: Callable[[str], str]) -> Any:
+    """`value` (JSON-like data) with every string in it, keys too, passed through `redact`."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_all(k, redact): redact_all(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_all(item, redact) for item in value]
+    return value
+
+
+def _fold(text: str) -> str:
+    """Lower case, one character for one (so positions in `text` still hold)."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record whole (message, arguments, traceback), then masks the secrets of
+    every config served in this process (`sources`: one current Redactor per app)."""
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+        self.sources: list[Callable[[], Redactor]] = []
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for current in self.sources:
+            text = current()(text)
+        return text
