@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from engine.formats.anthropic import AnthropicFormat
 from engine.formats.base import WireFormat
 from engine.formats.openai import OpenAIFormat
 from engine.registry import registry
 
-FORMATS: Mapping[str, WireFormat] = registry((OpenAIFormat(),), lambda f: f.name, "wire format")
+FORMATS: Mapping[str, WireFormat] = registry(
+    (OpenAIFormat(), AnthropicFormat()), lambda f: f.name, "wire format"
+)
 OPENAI: WireFormat = FORMATS["openai"]
 
 __all__ = ["FORMATS", "OPENAI", "WireFormat"]

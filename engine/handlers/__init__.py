@@ -14,6 +14,7 @@ from engine.handlers import admin, health, metrics, models, search
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
+from engine.handlers.messages import CountTokens, CreateMessage
 from engine.http.messages import Handler
 
 
@@ -30,6 +31,8 @@ def _plain(handler: Handler) -> Callable[[], Handler]:
 HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
     {
         "chat.completions": HandlerSpec(ChatCompletions),
+        "messages.create": HandlerSpec(CreateMessage, wire="anthropic"),
+        "messages.count_tokens": HandlerSpec(CountTokens, wire="anthropic"),
         "embeddings.create": HandlerSpec(Embeddings),
         "images.generations": HandlerSpec(ImageGenerations),
         "models.list": HandlerSpec(_plain(models.list_models)),

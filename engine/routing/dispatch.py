@@ -56,11 +56,15 @@ async def dispatch(
     plan: Plan,
     body: dict[str, Any],
     operation: Callable[[ProviderKind, Call], Awaitable[T]],
+    *,
+    cooling: bool = True,
 ) -> tuple[T, Served]:
     """Run `operation` against the plan's targets, in strategy order, until one succeeds.
 
     Cooling providers are passed over; retries of one target wait an exponential,
-    jittered backoff; everything together stays inside `defaults.deadline`.
+    jittered backoff; everything together stays inside `defaults.deadline`. With
+    `cooling=False` (side requests such as token counts) cooldowns are neither
+    consulted nor fed: such a request's failure says nothing about serving.
     """
     policy = req.snapshot.policy
     services = req.services
@@ -72,7 +76,7 @@ async def dispatch(
     try:
         with services.deadlines.within(policy.deadline):
             for target in order(plan, services.traffic):
-                wait = await cooldowns.cooling(target.provider.name)
+                wait = await cooldowns.cooling(target.provider.name) if cooling else 0.0
                 if wait > 0:
                     cooling_for = max(cooling_for, wait)
                     continue
@@ -87,7 +91,8 @@ async def dispatch(
                         metrics.observe_upstream(target.provider.name, err.failure)
                         if err.failure is None or err.failure == "4xx":
                             raise  # the client's own request is at fault: never fall through
-                        await cooldowns.failed(target.provider.name, policy.cooldown)
+                        if cooling:
+                            await cooldowns.failed(target.provider.name, policy.cooldown)
                         if err.failure not in plan.fallback_on:
                             raise
                         last = err
