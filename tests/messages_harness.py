@@ -47,13 +47,14 @@ class Stack:
         return anthropic.Anthropic(base_url=self.url, api_key=key, max_retries=0, timeout=20)
 
 
-def providers(openai_url: str, anthropic_url: str) -> dict[str, Any]:
+def providers(openai_url: str, anthropic_url: str, failures: int = 1000) -> dict[str, Any]:
+    """Every kind; `failures` in a minute put a provider in a minute's cooldown."""
     return {
         "defaults": {
             "provider": "echo",
             "timeout": 5,
             "retries": 0,
-            "cooldown": {"failures": 1, "window": 60, "duration": 60},
+            "cooldown": {"failures": failures, "window": 60, "duration": 60},
         },
         "providers": {
             "echo": {"kind": "echo", "models": ["echo-1"]},
@@ -75,10 +76,12 @@ def providers(openai_url: str, anthropic_url: str) -> dict[str, Any]:
 
 
 @contextmanager
-def messages_stack(directory: Path, server: dict[str, Any] | None = None) -> Iterator[Stack]:
+def messages_stack(
+    directory: Path, server: dict[str, Any] | None = None, failures: int = 1000
+) -> Iterator[Stack]:
     environ = {"FAKE_UPSTREAM_KEY": OPENAI_KEY, "FAKE_ANTHROPIC_KEY": ANTHROPIC_KEY}
     with FakeOpenAI().in_thread() as openai, FakeAnthropic().in_thread() as claude:
-        write_config(directory, providers(openai.url, claude.url), server=server)
+        write_config(directory, providers(openai.url, claude.url, failures), server=server)
         with gateway(directory, environ=environ) as url:
             yield Stack(url, openai, claude)
 

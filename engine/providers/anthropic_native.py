@@ -33,12 +33,18 @@ class MessagesRelay:
         self.on_error = on_error
         self.started: dict[str, Any] = {}
         self.done = False
+        self.failure: GatewayError | None = None  # an `error` event: what to raise
 
     def events(self, raw: bytes) -> bytes:
-        """Whole upstream events -> the events to send (errors raise)."""
+        """Whole upstream events -> the events to send, up to an `error` event if any."""
         if not any(marker in raw for marker in NOTABLE):
             return raw
-        return b"".join(self._event(block) for block in blocks(raw))
+        out = []
+        for block in blocks(raw):
+            out.append(self._event(block))
+            if self.failure is not None or self.done:
+                break
+        return b"".join(out)
 
     def _event(self, block: bytes) -> bytes:
         framed = block + b"\n\n"
@@ -47,7 +53,8 @@ class MessagesRelay:
         data = self._data(block)
         kind = data.get("type")
         if kind == "error":
-            raise self.on_error(data)
+            self.failure = self.on_error(data)
+            return b""
         if kind == "message_start":
             usage = (data.get("message") or {}).get("usage")
             self.started = dict(usage) if isinstance(usage, dict) else {}
@@ -89,6 +96,10 @@ async def relay_messages(resp: UpstreamResponse, relay: MessagesRelay) -> AsyncI
     try:
         while raw := await resp.next_events():
             out = relay.events(raw)
+            if relay.failure is not None:
+                if out:
+                    yield out
+                raise relay.failure
             if relay.done:
                 await resp.finish()  # first: a client that saw message_stop may hang up
                 yield out
