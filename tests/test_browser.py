@@ -112,6 +112,9 @@ def test_landing_page_follows_a_provider_switched_off(
         fetch_json(url + "/_patchbay/status")["config"]["hash"][:12]
     )
     expect(page.locator("#snippet-curl")).to_contain_text(url + "/v1/chat/completions")
+    page.click('.tab[data-tab="anthropic"]')
+    expect(page.locator("#snippet-anthropic")).to_contain_text(f'base_url="{url}"')
+    page.click('.tab[data-tab="curl"]')
     screenshot(page, "landing.png")
     page.evaluate("window.__samePage = true")  # gone if the page were loaded again
 

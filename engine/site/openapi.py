@@ -22,6 +22,13 @@ SEARCH_QUERY = (
     {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
 )
 
+ANTHROPIC_VERSION = {
+    "name": "anthropic-version",
+    "in": "header",
+    "description": "sent by Anthropic's SDKs: the answer takes Anthropic's shape",
+    "schema": {"type": "string"},
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Operation:
@@ -39,6 +46,9 @@ class Operation:
     media: Literal["application/json", "text/plain"] = "application/json"
     admin: bool = False
     description: str = ""
+    headers: tuple[dict[str, Any], ...] = ()  # header parameters
+    error: str = "Error"  # the schema of its error answers (the route's wire format)
+    api_key: bool = False  # a client key may come as `x-api-key` too
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -52,6 +62,30 @@ OPERATIONS: dict[str, Operation] = {
         "server-sent events, `data: {chunk}` ... `data: [DONE]`; a failure after the "
         'first event is a `data: {"error": ...}` event.',
     ),
+    "messages.create": Operation(
+        "Create a message (Anthropic's Messages API)",
+        "Messages",
+        "Message",
+        "MessagesRequest",
+        stream=True,
+        error="AnthropicError",
+        api_key=True,
+        description="Anthropic's Messages API over every provider: passed through to "
+        "`anthropic` providers (with `anthropic-version` and `anthropic-beta`), translated "
+        "to chat completions for the others. With `stream: true` the answer is Anthropic's "
+        "named events, `message_start` ... `message_stop`; a failure after the first event "
+        "is an `event: error`.",
+    ),
+    "messages.count_tokens": Operation(
+        "Count a message's input tokens",
+        "Messages",
+        "MessageTokensCount",
+        "CountTokensRequest",
+        error="AnthropicError",
+        api_key=True,
+        description="Asked of `anthropic` providers. For other models: an estimate when "
+        "`count_tokens_estimate` is on (marked `x-patchbay-estimate: true`), else a 400.",
+    ),
     "embeddings.create": Operation(
         "Create embeddings", "Embeddings", "EmbeddingList", "EmbeddingsRequest"
     ),
@@ -59,11 +93,17 @@ OPERATIONS: dict[str, Operation] = {
     "models.list": Operation(
         "List models",
         "Models",
-        "ModelList",
-        description="Every enabled, usable `PROVIDER/MODEL` id, then the aliases.",
+        "ModelLists",
+        headers=(ANTHROPIC_VERSION,),
+        description="Every enabled, usable `PROVIDER/MODEL` id, then the aliases. With "
+        "`anthropic-version`, Anthropic's list, paged by `limit`, `after_id`, `before_id`.",
     ),
     "models.get": Operation(
-        "Retrieve a model", "Models", "Model", description="The id may contain `/`."
+        "Retrieve a model",
+        "Models",
+        "Models",
+        headers=(ANTHROPIC_VERSION,),
+        description="The id may contain `/`. With `anthropic-version`, Anthropic's shape.",
     ),
     "providers.list": Operation(
         "List providers", "Providers", "ProviderList", description="Never shows a key."
@@ -99,7 +139,7 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
             continue  # admin routes answer 404 while no admin key is set
         path = PATH_PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
         for method in sorted(route.methods - {"HEAD"}):
-            operation = _operation(route, method, used_ids, served)
+            operation = _operation(route, method, used_ids, served, settings.auth.required)
             paths.setdefault(path, {})[method.lower()] = operation
     document: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -111,7 +151,10 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": _with_model_examples(_used_schemas(paths), served),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
         },
     }
     if settings.auth.required:
@@ -135,7 +178,7 @@ def _served_models(snapshot: Snapshot) -> dict[str, list[str]]:
 
 
 def _operation(
-    route: Route, method: str, used_ids: set[str], served: dict[str, list[str]]
+    route: Route, method: str, used_ids: set[str], served: dict[str, list[str]], auth: bool
 ) -> dict[str, Any]:
     doc = OPERATIONS.get(route.handler) or Operation(route.handler, "Other")
     responses: dict[str, Any] = {"200": _success(doc)}
@@ -147,7 +190,8 @@ def _operation(
     }
     if doc.description:
         op["description"] = doc.description
-    parameters = [_path_parameter(m) for m in PATH_PARAM.finditer(route.path)] + list(doc.query)
+    parameters = [_path_parameter(m) for m in PATH_PARAM.finditer(route.path)]
+    parameters += [*doc.query, *doc.headers]
     if parameters:
         op["parameters"] = parameters
     if doc.request is not None and method in ("POST", "PUT", "PATCH"):
@@ -157,13 +201,20 @@ def _operation(
             example = next(t.example for t in MODEL_TYPES.values() if t.request == doc.request)
             body["example"] = {"model": models[0], **example}
         op["requestBody"] = {"required": True, "content": {"application/json": body}}
-        responses["400"] = _error("Bad JSON, or the body breaks the schema (`param` names it)")
-        responses["413"] = _error("The body is larger than `max_request_size`")
+        responses["400"] = _error(
+            "Bad JSON, or the body breaks the schema (it names the field)", doc.error
+        )
+        responses["413"] = _error("The body is larger than `max_request_size`", doc.error)
     if doc.admin:
         op["security"] = [{"bearer": []}]
         responses["401"] = _error("The admin key is missing or wrong")
         responses["404"] = _error("No admin key is configured")
-    responses["default"] = _error("An OpenAI-shaped error")
+    if doc.api_key and auth:
+        op["security"] = [{"bearer": []}, {"apiKey": []}]
+    shape = (
+        "An Anthropic-shaped error" if doc.error == "AnthropicError" else "An OpenAI-shaped error"
+    )
+    responses["default"] = _error(shape, doc.error)
     return op
 
 
@@ -183,8 +234,8 @@ def _success(doc: Operation) -> dict[str, Any]:
     return {"description": "OK", "content": content}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": _ref("Error")}}
+def _error(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": _ref(schema)}}
 
 
 def _used_schemas(paths: dict[str, Any]) -> dict[str, Schema]:

@@ -76,10 +76,11 @@ def page_urls(snapshot: Snapshot) -> PageUrls:
     )
 
 
-def chat_path(snapshot: Snapshot) -> str | None:
-    """The full path the playground posts to, or None while no route serves chat."""
+def chat_path(snapshot: Snapshot, handler: str = "chat.completions") -> str | None:
+    """The full path the playground posts to (or `handler`'s, for the snippets), or None
+    while no route serves it."""
     for route in snapshot.routes.routes:
-        if route.enabled and route.handler == "chat.completions" and "POST" in route.methods:
+        if route.enabled and route.handler == handler and "POST" in route.methods:
             return snapshot.routes.prefix + route.path
     return None
 
@@ -114,6 +115,7 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
             "version": settings.api.version,
             "auth_required": settings.auth.required,
             "chat": chat_path(snapshot),
+            "messages": chat_path(snapshot, "messages.create"),
             "urls": dataclasses.asdict(page_urls(snapshot)),
         },
         "config": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.handlers.schemas import CHAT_REQUEST, EMBEDDINGS_REQUEST, IMAGES_REQUEST
+from engine.site.anthropic_schemas import ANTHROPIC_SCHEMAS
 
 Schema = dict[str, Any]
 
@@ -149,4 +150,5 @@ SCHEMAS: dict[str, Schema] = {
     "ProviderList": _list_of({"$ref": "#/components/schemas/Provider"}),
     "SearchResults": SEARCH_RESULTS,
     "SearchEngineList": _list_of({"type": "object", "required": ["name"]}),
+    **ANTHROPIC_SCHEMAS,
 }
