@@ -20,6 +20,7 @@ Json = dict[str, Any]
 DROPPED_BLOCKS = ("thinking", "redacted_thinking")  # a model's own reasoning: not resent
 USER_BLOCKS = ("text", "image", "document", "tool_result")
 ASSISTANT_BLOCKS = ("text", "tool_use", *DROPPED_BLOCKS)
+RESULT_BLOCKS = ("text", "image", "document")  # what a tool_result may hold
 TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 CHARS_PER_TOKEN = 4  # about, for English text and JSON
 TOKENS_PER_IMAGE = 1600  # Anthropic's count for an image of about a megapixel, its most
@@ -75,7 +76,7 @@ def _turn(turn: Mapping[str, Any], where: str, calls: set[str]) -> tuple[list[Js
     for j, block in enumerate(blocks):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind not in allowed:
-            raise _unknown_block(kind, f"{where}.content.{j}", turn["role"])
+            raise _unknown_block(kind, f"{where}.content.{j}", f"a {turn['role']} turn", allowed)
     if turn["role"] == "assistant":
         message = _assistant(blocks, where)
         made = {c["id"] for c in message.get("tool_calls", [])}
@@ -83,11 +84,10 @@ def _turn(turn: Mapping[str, Any], where: str, calls: set[str]) -> tuple[list[Js
     return _user(blocks, where, calls), set()
 
 
-def _unknown_block(kind: Any, where: str, role: str) -> InvalidRequest:
-    known = USER_BLOCKS if role == "user" else ASSISTANT_BLOCKS
+def _unknown_block(kind: Any, where: str, place: str, known: tuple[str, ...]) -> InvalidRequest:
     return InvalidRequest(
-        f"{where}.type: {kind!r} is not a content block type this model can be sent in a "
-        f"{role} turn (one of {', '.join(known)}).",
+        f"{where}.type: {kind!r} is not a content block type this model can be sent in "
+        f"{place} (one of {', '.join(known)}).",
         param=f"{where}.type",
     )
 
@@ -156,10 +156,10 @@ def _tool_result(block: Json, where: str, calls: set[str]) -> tuple[Json, list[J
         kind = inner.get("type") if isinstance(inner, dict) else None
         if kind == "text":
             texts.append(str(inner.get("text") or ""))
-        elif kind in ("image", "document"):
+        elif kind in RESULT_BLOCKS:
             images.append(_part(inner, f"{where}.content.{k}"))
         else:
-            raise _unknown_block(kind, f"{where}.content.{k}", "tool_result")
+            raise _unknown_block(kind, f"{where}.content.{k}", "a tool_result", RESULT_BLOCKS)
     text = "\n".join(texts)
     if block.get("is_error"):
         text = f"Error: {text}" if text else "Error"
