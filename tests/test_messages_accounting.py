@@ -93,3 +93,14 @@ def test_anthropic_clients_get_anthropics_model_list(tmp_path: Path) -> None:
             ModelInfo.model_validate(model)
         one = client.models.retrieve("claude/claude-test")
         assert one.id == "claude/claude-test" and one.type == "model"
+
+
+def test_anthropic_clients_list_models_with_their_x_api_key(tmp_path: Path) -> None:
+    server = {
+        "auth": {"required": True, "keys": [{"name": "ci", "key": "k-list-1", "models": ["up/*"]}]}
+    }
+    with messages_stack(tmp_path / "cfg", server=server) as stack:
+        listed = [model.id for model in stack.client("k-list-1").models.list()]
+        assert listed == ["up/gpt-test", "up/reject-400", "up/fail-500", "up/midstream-error"]
+        with pytest.raises(anthropic.AuthenticationError):
+            stack.client("wrong").models.list()
