@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import openai
 import pytest
 from anthropic.types import Message
 
@@ -233,3 +234,32 @@ def test_count_tokens_estimates_when_configured(tmp_path: Path) -> None:
         )
     assert raw.headers["x-patchbay-estimate"] == "true"
     assert raw.parse().input_tokens == 100
+
+
+@pytest.mark.parametrize(
+    ("said", "arguments"), [('{"city": "Paris"}', '{"city": "Paris"}'), ("Paris?", "{}")]
+)
+def test_echo_calls_a_forced_tool_in_chat_too(said: str, arguments: str, stack: Stack) -> None:
+    client = openai.OpenAI(base_url=stack.url + "/v1", api_key="k", max_retries=0)
+    tool: Any = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    choice: Any = {"type": "function", "function": {"name": "get_weather"}}
+    ask: Any = {"role": "user", "content": said}
+    answer = client.chat.completions.create(
+        model="echo/echo-1", messages=[ask], tools=[tool], tool_choice=choice
+    )
+    assert answer.choices[0].finish_reason == "tool_calls"
+    call = answer.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert (call.function.name, call.function.arguments) == ("get_weather", arguments)  # type: ignore[union-attr]
+    streamed = client.chat.completions.create(
+        model="echo/echo-1", messages=[ask], tools=[tool], tool_choice="required", stream=True
+    )
+    pieces = [
+        part.function.arguments or ""
+        for chunk in streamed
+        for choice_ in chunk.choices
+        for part in choice_.delta.tool_calls or []
+        if part.function is not None
+    ]
+    assert "".join(pieces) == arguments
+    plain = client.chat.completions.create(model="echo/echo-1", messages=[ask], tools=[tool])
+    assert plain.choices[0].message.content == said  # not forced: echo answers in text

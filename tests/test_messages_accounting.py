@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,31 @@ def test_anthropic_clients_list_models_with_their_x_api_key(tmp_path: Path) -> N
         assert listed == ["up/gpt-test", "up/reject-400", "up/fail-500", "up/midstream-error"]
         with pytest.raises(anthropic.AuthenticationError):
             stack.client("wrong").models.list()
+
+
+def test_anthropic_model_pages_and_their_bad_parameters(tmp_path: Path) -> None:
+    def page(query: str) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            stack.url + "/v1/models" + query, headers={"anthropic-version": "2023-06-01"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as failed:
+            return failed.code, json.loads(failed.read())
+
+    with messages_stack(tmp_path / "cfg") as stack:
+        _, whole = page("?limit=1000")
+        ids = [m["id"] for m in whole["data"]]
+        assert whole["has_more"] is False and whole["last_id"] == ids[-1]
+        _, after = page(f"?after_id={ids[0]}&limit=2")
+        assert [m["id"] for m in after["data"]] == ids[1:3] and after["has_more"] is True
+        _, before = page(f"?before_id={ids[3]}&limit=2")
+        assert [m["id"] for m in before["data"]] == ids[1:3] and before["has_more"] is True
+        for query, param in [
+            ("?limit=0", "limit"),
+            ("?limit=x", "limit"),
+            ("?after_id=zz", "after_id"),
+        ]:
+            status, error = page(query)
+            assert status == 400 and error["error"]["param"] == param
