@@ -48,7 +48,6 @@ class Operation:
     description: str = ""
     headers: tuple[dict[str, Any], ...] = ()  # header parameters
     error: str = "Error"  # the schema of its error answers (the route's wire format)
-    api_key: bool = False  # a client key may come as `x-api-key` too
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -69,7 +68,6 @@ OPERATIONS: dict[str, Operation] = {
         "MessagesRequest",
         stream=True,
         error="AnthropicError",
-        api_key=True,
         description="Anthropic's Messages API over every provider: passed through to "
         "`anthropic` providers (with `anthropic-version` and `anthropic-beta`), translated "
         "to chat completions for the others. With `stream: true` the answer is Anthropic's "
@@ -82,7 +80,6 @@ OPERATIONS: dict[str, Operation] = {
         "MessageTokensCount",
         "CountTokensRequest",
         error="AnthropicError",
-        api_key=True,
         description="Asked of `anthropic` providers. For other models: an estimate when "
         "`count_tokens_estimate` is on (marked `x-patchbay-estimate: true`), else a 400.",
     ),
@@ -139,7 +136,7 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
             continue  # admin routes answer 404 while no admin key is set
         path = PATH_PARAM.sub(r"{\1}", snapshot.routes.prefix + route.path)
         for method in sorted(route.methods - {"HEAD"}):
-            operation = _operation(route, method, used_ids, served, settings.auth.required)
+            operation = _operation(route, method, used_ids, served)
             paths.setdefault(path, {})[method.lower()] = operation
     document: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -158,7 +155,7 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
         },
     }
     if settings.auth.required:
-        document["security"] = [{"bearer": []}]
+        document["security"] = [{"bearer": []}, {"apiKey": []}]  # either header
     return document
 
 
@@ -178,7 +175,7 @@ def _served_models(snapshot: Snapshot) -> dict[str, list[str]]:
 
 
 def _operation(
-    route: Route, method: str, used_ids: set[str], served: dict[str, list[str]], auth: bool
+    route: Route, method: str, used_ids: set[str], served: dict[str, list[str]]
 ) -> dict[str, Any]:
     doc = OPERATIONS.get(route.handler) or Operation(route.handler, "Other")
     responses: dict[str, Any] = {"200": _success(doc)}
@@ -209,8 +206,6 @@ def _operation(
         op["security"] = [{"bearer": []}]
         responses["401"] = _error("The admin key is missing or wrong")
         responses["404"] = _error("No admin key is configured")
-    if doc.api_key and auth:
-        op["security"] = [{"bearer": []}, {"apiKey": []}]
     shape = (
         "An Anthropic-shaped error" if doc.error == "AnthropicError" else "An OpenAI-shaped error"
     )
