@@ -77,11 +77,17 @@ def providers(openai_url: str, anthropic_url: str, failures: int = 1000) -> dict
 
 @contextmanager
 def messages_stack(
-    directory: Path, server: dict[str, Any] | None = None, failures: int = 1000
+    directory: Path,
+    server: dict[str, Any] | None = None,
+    failures: int = 1000,
+    routes: dict[str, Any] | None = None,
 ) -> Iterator[Stack]:
+    """The stack on `directory`: server.yaml from `server`, routes.yaml the shipped one
+    unless `routes` is given."""
     environ = {"FAKE_UPSTREAM_KEY": OPENAI_KEY, "FAKE_ANTHROPIC_KEY": ANTHROPIC_KEY}
     with FakeOpenAI().in_thread() as openai, FakeAnthropic().in_thread() as claude:
-        write_config(directory, providers(openai.url, claude.url, failures), server=server)
+        configured = providers(openai.url, claude.url, failures)
+        write_config(directory, configured, routes=routes, server=server)
         with gateway(directory, environ=environ) as url:
             yield Stack(url, openai, claude)
 

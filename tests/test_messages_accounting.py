@@ -11,6 +11,7 @@ from typing import Any
 
 import anthropic
 import pytest
+import yaml
 from anthropic.types import ModelInfo
 
 from tests.messages_harness import TARGETS, messages_stack, post, read_events
@@ -133,3 +134,17 @@ def test_anthropic_model_pages_and_their_bad_parameters(tmp_path: Path) -> None:
         ]:
             status, error = page(query)
             assert status == 400 and error["error"]["param"] == param
+
+
+def test_the_routes_take_the_base_url_and_switch_off(tmp_path: Path) -> None:
+    shipped = yaml.safe_load((Path(__file__).parent.parent / "routes.yaml").read_text())
+    for route in shipped["routes"]:
+        if route["handler"] == "messages.count_tokens":
+            route["enabled"] = False
+    with messages_stack(tmp_path / "cfg", server={"base_url": "/api"}, routes=shipped) as stack:
+        client = anthropic.Anthropic(base_url=stack.url + "/api", api_key="k", max_retries=0)
+        assert client.messages.create(**ask("echo/echo-1")).content[0].text == "Hi"  # type: ignore[union-attr]
+        with pytest.raises(anthropic.NotFoundError):
+            client.messages.count_tokens(model="claude/claude-test", messages=ask("x")["messages"])
+        status, _, _ = post(stack.url, "/v1/messages", ask("echo/echo-1"))
+        assert status == 404
