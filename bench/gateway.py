@@ -24,12 +24,17 @@ SHIPPED_FILES = ("routes.yaml", "providers.yaml", "config/server.yaml")
 KEY_VARIABLE = "PATCHBAY_BENCH_UPSTREAM_KEY"
 
 
+MESSAGES_PATH = "/v1/messages"
+
+
 @dataclass(frozen=True)
 class Target:
-    """A server under load and the path wrk posts the chat request to."""
+    """A server under load and the path wrk posts the chat request to (or, for `wire`
+    "messages", the same ask as an Anthropic Messages request)."""
 
     server: Server
     path: str
+    wire: str = "chat"
 
     @property
     def url(self) -> str:
@@ -127,3 +132,10 @@ def start_patchbay(
     server = rig.start("patchbay", command, port, core=core, cwd=config_dir, env=env)
     seconds = wait_until_serving(server, "GET", f"{base_url}/v1/models")
     return Target(server, f"{base_url}{CHAT_PATH}"), seconds
+
+
+def messages_target(patchbay: Target) -> Target:
+    """The same Patchbay, asked through Anthropic's Messages API (translated to chat for
+    the `bench` provider, an `openai` kind)."""
+    base_url = patchbay.path.removesuffix(CHAT_PATH)
+    return Target(patchbay.server, base_url + MESSAGES_PATH, wire="messages")

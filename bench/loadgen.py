@@ -103,8 +103,9 @@ class LoadGenerator:
     api_key: str = ""
     request_timeout_s: int = 10
 
-    def run(self, url: str, scenario: Scenario, duration: float) -> Sample:
-        """Run one wrk pass of `duration` seconds against `url`; bounded in time."""
+    def run(self, url: str, scenario: Scenario, duration: float, wire: str = "chat") -> Sample:
+        """Run one wrk pass of `duration` seconds against `url`; bounded in time. `wire`
+        "messages" sends the ask as an Anthropic Messages request."""
         seconds = max(1, round(duration))
         command = [
             "wrk",
@@ -122,6 +123,7 @@ class LoadGenerator:
             "BENCH_STREAM": "1" if scenario.stream else "0",
             "BENCH_MODEL": self.model,
             "BENCH_API_KEY": self.api_key,
+            "BENCH_FORMAT": wire,
         }
         try:
             done = subprocess.run(

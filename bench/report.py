@@ -10,6 +10,7 @@ from functools import cached_property
 from loadgen import Figure, Sample
 
 DIRECT, PATCHBAY, PASSTHROUGH, FLOOR = "direct", "patchbay", "passthrough", "floor"
+MESSAGES = "messages"  # Patchbay's /v1/messages, translated to the openai-kind provider
 COLUMNS = (
     (DIRECT, "(a) upstream direct"),
     (PATCHBAY, "(b) patchbay"),
@@ -172,4 +173,25 @@ def render_footnotes(notes: Footnotes, latency_row: Row | None) -> str:
         lines.extend(f"!!!   {error}" for error in notes.errors)
     else:
         lines.append("errors: none (no non-2xx, no socket errors)")
+    return "\n".join(lines)
+
+
+def render_messages_table(row: Row) -> str:
+    """Patchbay's /v1/messages stream (Anthropic's format in, chat completions to the
+    upstream, translated back) beside its own chat stream, run in the same rounds."""
+    head = (
+        f"{'(b) patchbay, streams c=32':<30} | {'req/s':>8} | {'p50':>8} | "
+        f"{'CPU us/req':>10} | {'/chat req/s':>11} | {'/chat CPU':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for key, label in ((PATCHBAY, "/v1/chat/completions"), (MESSAGES, "/v1/messages (translated)")):
+        figure = row.figures.get(key)
+        if figure is None:
+            continue
+        rate = row.ratio(key, PATCHBAY) if key == MESSAGES else ""
+        cpu = row.cpu_ratio(key, PATCHBAY) if key == MESSAGES else ""
+        lines.append(
+            f"{label:<30} | {figure.requests_per_s:>8,.0f} | {_ms(figure.p50_ms):>8} | "
+            f"{figure.cpu_us_per_request:>10,.0f} | {rate:>11} | {cpu:>9}"
+        )
     return "\n".join(lines)

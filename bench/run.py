@@ -20,12 +20,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
-from gateway import Target, start_direct, start_passthrough, start_patchbay, start_upstream
+from gateway import (
+    Target,
+    messages_target,
+    start_direct,
+    start_passthrough,
+    start_patchbay,
+    start_upstream,
+)
 from hotspots import profile_under_load
 from loadgen import LoadError, LoadGenerator, Sample, Scenario
 from report import (
     DIRECT,
     FLOOR,
+    MESSAGES,
     PASSTHROUGH,
     PATCHBAY,
     Footnotes,
@@ -33,6 +41,7 @@ from report import (
     render_cpu_table,
     render_floor_table,
     render_footnotes,
+    render_messages_table,
     render_table,
 )
 from rig import (
@@ -45,7 +54,7 @@ from rig import (
     pinning_available,
     rss_kib,
 )
-from verify import WrongAnswer, check_completion, check_stream
+from verify import WrongAnswer, check_completion, check_messages_stream, check_stream
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "bench/bench-model"
@@ -55,6 +64,7 @@ SCENARIOS = (
     Scenario("stream c=32", stream=True, connections=32),
 )
 LATENCY = Scenario("chat c=1", stream=False, connections=1)
+MESSAGES_STREAM = Scenario("stream c=32", stream=True, connections=32)
 NOISY = 1.25
 
 
@@ -82,7 +92,7 @@ class Bench:
         """One wrk run against target `key`, with the target's CPU time per request."""
         target = self.targets[key]
         cpu_before = cpu_seconds(target.server.pid)
-        sample = self.load.run(target.url, scenario, duration)
+        sample = self.load.run(target.url, scenario, duration, target.wire)
         cpu = cpu_seconds(target.server.pid) - cpu_before
         sample = replace(sample, cpu_us_per_request=1e6 * cpu / max(1, sample.requests))
         if sample.errors:
@@ -121,9 +131,13 @@ class Bench:
 
     def verify(self) -> None:
         for key, target in self.targets.items():
+            port, path, api_key = target.server.port, target.path, self.load.api_key
             try:
-                check_completion(target.server.port, target.path, MODEL, self.load.api_key)
-                check_stream(target.server.port, target.path, MODEL, self.load.api_key)
+                if target.wire == "messages":
+                    check_messages_stream(port, path, MODEL, api_key)
+                    continue
+                check_completion(port, path, MODEL, api_key)
+                check_stream(port, path, MODEL, api_key)
             except WrongAnswer as exc:
                 raise RigError(f"{key} answers wrongly: {exc}") from None
 
@@ -215,6 +229,14 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
     rows = [bench.measure(scenario, plan) for scenario in chosen]
     latency_row = bench.measure(LATENCY, plan)
     patchbay = targets.get(PATCHBAY)
+    messages_row = None
+    if patchbay is not None and args.only in (None, "stream"):
+        # /v1/messages and /v1/chat/completions on the same Patchbay, in the same rounds.
+        pair = Bench({PATCHBAY: patchbay, MESSAGES: messages_target(patchbay)}, bench.load)
+        pair.verify()
+        messages_row = pair.measure(MESSAGES_STREAM, plan)
+        bench.errors += pair.errors
+        bench.noise += pair.noise
     notes = Footnotes(
         patchbay_rss_mib=rss_mib(patchbay.server.pid) if patchbay else None,
         passthrough_rss_mib=rss_mib(targets[PASSTHROUGH].server.pid)[1],
@@ -233,6 +255,9 @@ def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
     if FLOOR in targets:
         print()
         print(render_floor_table([*rows, latency_row]))
+    if messages_row is not None:
+        print()
+        print(render_messages_table(messages_row))
     if plan.profile > 0 and patchbay is not None:
         print()
         print(profile_under_load(patchbay, bench.load, chosen, plan.profile, rig.workdir))

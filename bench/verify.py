@@ -29,8 +29,20 @@ def chat_body(model: str, stream: bool) -> bytes:
     ).encode()
 
 
+def messages_body(model: str) -> bytes:
+    """The streamed Messages request chat.lua sends with BENCH_FORMAT=messages."""
+    return json.dumps(
+        {
+            "model": model,
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": "Say twenty words."}],
+            "stream": True,
+        }
+    ).encode()
+
+
 def _post(port: int, path: str, body: bytes, api_key: str) -> tuple[int, str, bytes]:
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "anthropic-version": "2023-06-01"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -72,3 +84,20 @@ def _delta_text(chunk: dict[str, Any]) -> str:
     for choice in chunk.get("choices") or []:
         return str(choice.get("delta", {}).get("content") or "")
     return ""
+
+
+def check_messages_stream(port: int, path: str, model: str, api_key: str = "") -> None:
+    """A Messages stream returns 200, named events from message_start to message_stop in
+    order, and text deltas that join into the upstream's text."""
+    status, content_type, body = _post(port, path, messages_body(model), api_key)
+    if status != 200 or not content_type.startswith("text/event-stream"):
+        raise WrongAnswer(f"messages stream answered {status} {content_type}: {body[:300]!r}")
+    events = [block.split(b"\n", 1) for block in body.strip().split(b"\n\n")]
+    names = [head.removeprefix(b"event: ").decode() for head, _ in events]
+    expected = ["message_start", "content_block_start", "content_block_stop", "message_delta"]
+    if [n for n in names if n != "content_block_delta"] != [*expected, "message_stop"]:
+        raise WrongAnswer(f"messages stream events out of order: {names}")
+    datas = [json.loads(data.removeprefix(b"data: ")) for _, data in events]
+    text = "".join(d["delta"].get("text", "") for d in datas if d["type"] == "content_block_delta")
+    if text != TEXT:
+        raise WrongAnswer(f"messages stream text differs: {text!r}")

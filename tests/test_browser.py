@@ -116,6 +116,9 @@ def test_landing_page_follows_a_provider_switched_off(
     expect(page.locator("#snippet-responses")).to_contain_text("client.responses.create(")
     expect(page.locator("#snippet-responses")).to_contain_text(f'base_url="{url}/v1"')
     page.locator('.tab[data-tab="curl"]').click()
+    page.click('.tab[data-tab="anthropic"]')
+    expect(page.locator("#snippet-anthropic")).to_contain_text(f'base_url="{url}"')
+    page.click('.tab[data-tab="curl"]')
     screenshot(page, "landing.png")
     page.evaluate("window.__samePage = true")  # gone if the page were loaded again
 

@@ -94,7 +94,7 @@ def test_settings_shape_info_prefix_and_security(tmp_path: Path) -> None:
     validate(document)
     assert document["info"] == {"title": "Acme", "description": "Acme's models", "version": "2.1"}
     assert all(path.startswith("/api/") for path in document["paths"])
-    assert document["security"] == [{"bearer": []}]
+    assert document["security"] == [{"bearer": []}, {"apiKey": []}]
 
 
 def test_disabled_routes_vanish_after_reload(tmp_path: Path) -> None:

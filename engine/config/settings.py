@@ -92,6 +92,7 @@ class Settings:
     request_logging: bool = True
     redis_url: str | None = None
     state_dir: str = ".patchbay"
+    count_tokens_estimate: bool = False  # /v1/messages/count_tokens for non-anthropic targets
     api: ApiInfo = ApiInfo()
     watch: Watch = Watch()
     auth: Auth = Auth()

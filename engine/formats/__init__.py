@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from engine.formats.anthropic import AnthropicFormat
 from engine.formats.base import WireFormat
 from engine.formats.openai import OpenAIFormat
 from engine.formats.responses import ResponsesFormat
 from engine.registry import registry
 
 FORMATS: Mapping[str, WireFormat] = registry(
-    (OpenAIFormat(), ResponsesFormat()), lambda f: f.name, "wire format"
+    (OpenAIFormat(), ResponsesFormat(), AnthropicFormat()), lambda f: f.name, "wire format"
 )
 OPENAI: WireFormat = FORMATS["openai"]
 

@@ -23,8 +23,12 @@ class OpenAIFormat:
         return frame(self.error_body(err, err.message, err.type))
 
     def credential(self, headers: Mapping[str, str]) -> str | None:
+        """`Authorization: Bearer`; else `x-api-key`, which Anthropic's SDKs send to the
+        routes both kinds of client share (GET /v1/models)."""
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        return token.strip() or None if scheme.lower() == "bearer" else None
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return headers.get("x-api-key", "").strip() or None
 
     def missing_credential(self) -> str:
         return "Missing API key: send it as 'Authorization: Bearer <key>'."

@@ -15,8 +15,13 @@ def frame(data: bytes) -> bytes:
 
 def payloads(framed: bytes) -> list[bytes]:
     """The `data:` payloads of framed events (for readers of a kind's stream)."""
-    found = (_data_lines(block) for block in framed.split(b"\n\n"))
-    return [b"\n".join(lines) for lines in found if lines]
+    found = []
+    for block in framed.split(b"\n\n"):
+        if block.startswith(b"data: ") and b"\n" not in block:
+            found.append(block[6:])  # the usual event: one data line, read without a split
+        elif lines := _data_lines(block):
+            found.append(b"\n".join(lines))
+    return found
 
 
 def _data_lines(block: bytes) -> list[bytes]:

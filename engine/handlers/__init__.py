@@ -14,6 +14,7 @@ from engine.handlers import admin, health, metrics, models, search
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
+from engine.handlers.messages import CountTokens, CreateMessage
 from engine.handlers.responses import CreateResponse
 from engine.handlers.stored_responses import delete_response, get_response
 from engine.http.messages import Handler
@@ -35,6 +36,8 @@ HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
         "responses.create": HandlerSpec(CreateResponse, wire="responses"),
         "responses.get": HandlerSpec(_plain(get_response), wire="responses"),
         "responses.delete": HandlerSpec(_plain(delete_response), wire="responses"),
+        "messages.create": HandlerSpec(CreateMessage, wire="anthropic"),
+        "messages.count_tokens": HandlerSpec(CountTokens, wire="anthropic"),
         "embeddings.create": HandlerSpec(Embeddings),
         "images.generations": HandlerSpec(ImageGenerations),
         "models.list": HandlerSpec(_plain(models.list_models)),

@@ -1,13 +1,22 @@
-"""GET /v1/models, /v1/models/{model:path} and /v1/providers, read from the snapshot."""
+"""GET /v1/models, /v1/models/{model:path} and /v1/providers, read from the snapshot.
+
+A request with `anthropic-version` (Anthropic's SDKs always send it) gets Anthropic's
+shapes: model objects with `display_name` and `created_at`, and a list paged by
+`limit`, `after_id` and `before_id`.
+"""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from engine.access.guard import may_use
+from engine.errors import InvalidRequest
 from engine.http.messages import Request, Response
 from engine.routing.cooldowns import health
 from engine.snapshot.model import Snapshot
+
+ANTHROPIC_PAGE = (20, 1000)  # Anthropic's default and largest `limit`
 
 
 def _model_object(snapshot: Snapshot, model_id: str) -> dict[str, Any]:
@@ -26,8 +35,49 @@ def _visible(req: Request) -> list[str]:
     return [m for m in ids if may_use(req, m, snapshot.plans[m])]
 
 
+def _anthropic_model(snapshot: Snapshot, model_id: str) -> dict[str, Any]:
+    created = datetime.datetime.fromtimestamp(int(snapshot.loaded_at), datetime.UTC)
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": model_id,
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "lifecycle": "active",  # only served models are listed
+    }
+
+
+def _anthropic_page(ids: list[str], query: dict[str, str]) -> list[str]:
+    """The ids `limit`, `after_id` and `before_id` ask for (Anthropic's paging)."""
+    default, most = ANTHROPIC_PAGE
+    raw = query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise InvalidRequest(f"limit must be an integer from 1 to {most}.", param="limit")
+    limit = int(raw)
+    for name in ("after_id", "before_id"):
+        if name in query and query[name] not in ids:
+            raise InvalidRequest(f"{name} {query[name]!r} is not a listed model.", param=name)
+    if "before_id" in query:
+        end = ids.index(query["before_id"])
+        return ids[max(0, end - limit) : end]
+    start = ids.index(query["after_id"]) + 1 if "after_id" in query else 0
+    return ids[start : start + limit]
+
+
+def _anthropic_list(snapshot: Snapshot, ids: list[str], query: dict[str, str]) -> dict[str, Any]:
+    page = _anthropic_page(ids, query)
+    more = bool(page) and (ids[-1] != page[-1] if "before_id" not in query else ids[0] != page[0])
+    return {
+        "data": [_anthropic_model(snapshot, model_id) for model_id in page],
+        "has_more": more,
+        "first_id": page[0] if page else None,
+        "last_id": page[-1] if page else None,
+    }
+
+
 async def list_models(req: Request) -> Response:
     snapshot = req.snapshot
+    if req.headers.get("anthropic-version"):
+        return Response.json(_anthropic_list(snapshot, _visible(req), req.query()))
     data = [_model_object(snapshot, model_id) for model_id in _visible(req)]
     return Response.json({"object": "list", "data": data})
 
@@ -40,6 +90,8 @@ async def get_model(req: Request) -> Response:
         plan = snapshot.resolve(model_id)  # raises ModelNotFound with suggestions
         # Served, but not to this client key: to it the model does not exist.
         raise snapshot.not_found(model_id, plan.targets[0].model.type, among=visible)
+    if req.headers.get("anthropic-version"):
+        return Response.json(_anthropic_model(snapshot, model_id))
     return Response.json(_model_object(snapshot, model_id))
 
 

@@ -14,7 +14,9 @@ from typing import Any
 import orjson
 
 from engine.errors import GatewayError, RateLimited, UpstreamFailed, UpstreamRejected
+from engine.formats.anthropic import FORWARDED_HEADERS
 from engine.formats.sse import DONE, frame
+from engine.providers.anthropic_native import MessagesRelay, relay_messages
 from engine.providers.anthropic_wire import (
     ANTHROPIC_VERSION,
     JSON_TOOL,
@@ -199,15 +201,36 @@ class Anthropic(ProviderKind):
             headers["x-api-key"] = self.provider.api_key
         return headers
 
+    def native_headers(self, forwarded: Mapping[str, str]) -> dict[str, str]:
+        """The headers for a client's own Messages request: its anthropic-version wins,
+        its anthropic-beta values join the provider's."""
+        headers = self.headers()
+        for name in FORWARDED_HEADERS:
+            given = forwarded.get(name)
+            if not given:
+                continue
+            configured = next((k for k in headers if k.lower() == name), name)
+            if name == "anthropic-beta" and headers.get(configured):
+                values = f"{headers[configured]},{given}".split(",")
+                given = ",".join(dict.fromkeys(v.strip() for v in values if v.strip()))
+            headers.pop(configured, None)
+            headers[name] = given
+        return headers
+
     async def _open(
-        self, upstream: Upstream, method: str, path: str, body: Json | None
+        self,
+        upstream: Upstream,
+        method: str,
+        path: str,
+        body: Json | None,
+        headers: Mapping[str, str] | None = None,
     ) -> UpstreamResponse:
         try:
             return await upstream.open(
                 method,
                 self.base_url + path,
                 provider=self.provider.name,
-                headers=self.headers(),
+                headers=self.headers() if headers is None else headers,
                 body=None if body is None else orjson.dumps(body),
                 timeout=self.provider.timeout,
                 secret=self.provider.api_key,
@@ -267,6 +290,28 @@ class Anthropic(ProviderKind):
         finally:
             resp.close()  # at once when the client stops reading mid-stream
         translator.finish()  # raises: the stream ended before message_stop
+
+    async def messages(self, call: Call) -> bytes:
+        """The client's Messages request, passed through (only the model is ours)."""
+        request = {**call.body, "model": call.model.id}
+        return await (await self._native(call, "/messages", request)).read()
+
+    async def messages_stream(self, call: Call) -> AsyncIterator[bytes]:
+        request = {**call.body, "model": call.model.id, "stream": True}
+        resp = await self._native(call, "/messages", request)
+        relay = MessagesRelay(
+            self.provider.name,
+            lambda data: stream_error(self.provider.name, data, self.provider.api_key),
+        )
+        return relay_messages(resp, relay)
+
+    async def count_tokens(self, call: Call) -> bytes:
+        request = {**call.body, "model": call.model.id}
+        return await (await self._native(call, "/messages/count_tokens", request)).read()
+
+    async def _native(self, call: Call, path: str, request: Json) -> UpstreamResponse:
+        headers = self.native_headers(call.headers)
+        return await self._open(call.upstream, "POST", path, request, headers)
 
     async def discover_models(self, upstream: Upstream) -> list[str]:
         resp = await self._open(upstream, "GET", "/models?limit=1000", None)

@@ -15,20 +15,11 @@ from typing import Any
 import orjson
 
 from engine.errors import InvalidRequest
+from engine.formats.anthropic import FINISH_REASONS
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 JSON_TOOL = "json_response"  # the forced tool that carries a JSON-mode answer
-
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
 
 Json = dict[str, Any]
 

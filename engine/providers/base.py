@@ -65,12 +65,15 @@ class Call:
     """One request to one upstream: who to ask, for which model, with what body.
 
     `body` is the client's parsed JSON; a kind must not mutate it (fallbacks reuse it).
+    `headers` are client headers of the inbound format that a native upstream is sent
+    (an allow-list: engine/formats/anthropic.py FORWARDED_HEADERS).
     """
 
     upstream: Upstream
     provider: Provider
     model: Model
     body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class ProviderKind:
@@ -112,6 +115,21 @@ class ProviderKind:
     async def responses_stream(self, call: Call) -> AsyncIterator[bytes]:
         """The upstream's Responses events as they come (whole SSE events, untouched)."""
         raise self._unsupported("the Responses API natively")
+
+    # Anthropic's Messages API, for a kind whose upstream speaks it natively: `call.body`
+    # is a Messages request. None (the default): the handler translates to chat instead.
+
+    async def messages(self, call: Call) -> bytes | None:
+        """A Message (JSON bytes) from the upstream's own Messages API, or None."""
+        return None
+
+    async def messages_stream(self, call: Call) -> AsyncIterator[bytes] | None:
+        """The upstream's own Messages event stream (framed events, relayed), or None."""
+        return None
+
+    async def count_tokens(self, call: Call) -> bytes | None:
+        """The upstream's own token count for a Messages request, or None."""
+        return None
 
     def _unsupported(self, what: str) -> InvalidRequest:
         return InvalidRequest(

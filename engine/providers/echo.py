@@ -70,14 +70,43 @@ def _completion_id(body: dict[str, Any]) -> str:
     return "chatcmpl-echo-" + hashlib.sha256(orjson.dumps(body.get("messages"))).hexdigest()[:16]
 
 
+def forced_call(body: dict[str, Any], reply: str) -> dict[str, Any] | None:
+    """The tool call echo answers with when `tool_choice` forces one (`required`: the
+    first tool; or a tool by name): its arguments are the reply when that is a JSON
+    object, else `{}`. None when no tool is forced."""
+    tools = body.get("tools") or []
+    names = [t["function"]["name"] for t in tools if isinstance(t.get("function"), dict)]
+    choice = body.get("tool_choice")
+    if choice == "required" and names:
+        name = names[0]
+    elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        name = choice["function"].get("name")
+        if name not in names:
+            return None
+    else:
+        return None
+    try:
+        said = orjson.loads(reply)
+    except orjson.JSONDecodeError:
+        said = None
+    arguments = reply if isinstance(said, dict) else "{}"
+    call_id = "call_echo_" + hashlib.sha256(arguments.encode()).hexdigest()[:12]
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
 class Echo(ProviderKind):
-    """Replies with what it was sent; streams the reply word by word."""
+    """Replies with what it was sent; streams the reply word by word. A forced tool is
+    called with the message as its arguments (see `forced_call`)."""
 
     name = "echo"
 
     async def chat(self, call: Call) -> bytes:
         reply, finish = echo_reply(call.body)
         n = call.body.get("n") or 1
+        message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None}
+        tool_call = forced_call(call.body, reply) if finish == "stop" else None
+        if tool_call is not None:
+            message, finish = {**message, "content": None, "tool_calls": [tool_call]}, "tool_calls"
         return orjson.dumps(
             {
                 "id": _completion_id(call.body),
@@ -87,7 +116,7 @@ class Echo(ProviderKind):
                 "choices": [
                     {
                         "index": i,
-                        "message": {"role": "assistant", "content": reply, "refusal": None},
+                        "message": message,
                         "finish_reason": finish,
                         "logprobs": None,
                     }
@@ -114,9 +143,18 @@ class Echo(ProviderKind):
             return frame(orjson.dumps({**head, "choices": [choice]}))
 
         yield chunk({"role": "assistant", "content": ""})
-        words = reply.split(" ")
+        tool_call = forced_call(call.body, reply) if finish == "stop" else None
+        if tool_call is not None:
+            opening = {**tool_call, "index": 0}
+            opening["function"] = {**tool_call["function"], "arguments": ""}
+            yield chunk({"tool_calls": [opening]})
+            words, finish = tool_call["function"]["arguments"].split(" "), "tool_calls"
+        else:
+            words = reply.split(" ")
         for i, word in enumerate(words):
-            yield chunk({"content": word if i == 0 else " " + word})
+            piece = word if i == 0 else " " + word
+            delta = {"content": piece} if tool_call is None else _arguments_delta(piece)
+            yield chunk(delta)
         end = chunk({}, finish)
         options = call.body.get("stream_options") or {}
         if options.get("include_usage"):
@@ -161,6 +199,10 @@ def _check_answer_size(inputs: int, dimensions: int) -> None:
             f"{inputs * dimensions}; send fewer inputs or fewer dimensions.",
             param="input",
         )
+
+
+def _arguments_delta(piece: str) -> dict[str, Any]:
+    return {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
 
 
 def _base64(vector: list[float]) -> str:

@@ -65,8 +65,9 @@ async def dispatch(
     Cooling targets are passed over when the plan has others (a single target is
     always tried); retries of one target wait an exponential, jittered backoff;
     everything together stays inside `defaults.deadline`. Failures count toward
-    cooldowns (engine/routing/cooldowns.py) unless `counts_failures` is False, as for
-    calls that only ask about the upstream (token counts, model lists).
+    cooldowns (engine/routing/cooldowns.py) unless `counts_failures` is False, for
+    side requests that only ask about the upstream (token counts): their failures say
+    nothing about serving, and cooldowns are not consulted for them either.
     """
     policy = req.snapshot.policy
     services = req.services
@@ -78,7 +79,8 @@ async def dispatch(
     try:
         with services.deadlines.within(policy.deadline):
             for target in order(plan, services.traffic):
-                wait = await cooling(cooldowns, target) if len(plan.targets) > 1 else 0.0
+                consult = counts_failures and len(plan.targets) > 1
+                wait = await cooling(cooldowns, target) if consult else 0.0
                 if wait > 0:
                     cooling_for = max(cooling_for, wait)
                     continue

@@ -60,6 +60,13 @@ CONFIG_QUERY = (
     },
 )
 
+ANTHROPIC_VERSION = {
+    "name": "anthropic-version",
+    "in": "header",
+    "description": "sent by Anthropic's SDKs: the answer takes Anthropic's shape",
+    "schema": {"type": "string"},
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Operation:
@@ -78,6 +85,8 @@ class Operation:
     admin: bool = False
     store: bool = False  # served only while a responses_store is configured
     description: str = ""
+    headers: tuple[dict[str, Any], ...] = ()  # header parameters
+    error: str = "Error"  # the schema of its error answers (the route's wire format)
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -118,6 +127,28 @@ OPERATIONS: dict[str, Operation] = {
         store=True,
         description="Forgets a response this client key stored.",
     ),
+    "messages.create": Operation(
+        "Create a message (Anthropic's Messages API)",
+        "Messages",
+        "Message",
+        "MessagesRequest",
+        stream=True,
+        error="AnthropicError",
+        description="Anthropic's Messages API over every provider: passed through to "
+        "`anthropic` providers (with `anthropic-version` and `anthropic-beta`), translated "
+        "to chat completions for the others. With `stream: true` the answer is Anthropic's "
+        "named events, `message_start` ... `message_stop`; a failure after the first event "
+        "is an `event: error`.",
+    ),
+    "messages.count_tokens": Operation(
+        "Count a message's input tokens",
+        "Messages",
+        "MessageTokensCount",
+        "CountTokensRequest",
+        error="AnthropicError",
+        description="Asked of `anthropic` providers. For other models: an estimate when "
+        "`count_tokens_estimate` is on (marked `x-patchbay-estimate: true`), else a 400.",
+    ),
     "embeddings.create": Operation(
         "Create embeddings", "Embeddings", "EmbeddingList", "EmbeddingsRequest"
     ),
@@ -125,11 +156,17 @@ OPERATIONS: dict[str, Operation] = {
     "models.list": Operation(
         "List models",
         "Models",
-        "ModelList",
-        description="Every enabled, usable `PROVIDER/MODEL` id, then the aliases.",
+        "ModelLists",
+        headers=(ANTHROPIC_VERSION,),
+        description="Every enabled, usable `PROVIDER/MODEL` id, then the aliases. With "
+        "`anthropic-version`, Anthropic's list, paged by `limit`, `after_id`, `before_id`.",
     ),
     "models.get": Operation(
-        "Retrieve a model", "Models", "Model", description="The id may contain `/`."
+        "Retrieve a model",
+        "Models",
+        "Models",
+        headers=(ANTHROPIC_VERSION,),
+        description="The id may contain `/`. With `anthropic-version`, Anthropic's shape.",
     ),
     "providers.list": Operation(
         "List providers", "Providers", "ProviderList", description="Never shows a key."
@@ -196,11 +233,14 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": _with_model_examples(_used_schemas(paths), served),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
         },
     }
     if settings.auth.required:
-        document["security"] = [{"bearer": []}]
+        document["security"] = [{"bearer": []}, {"apiKey": []}]  # either header
     return document
 
 
@@ -239,7 +279,8 @@ def _operation(
     }
     if doc.description:
         op["description"] = doc.description
-    parameters = [_path_parameter(m) for m in PATH_PARAM.finditer(route.path)] + list(doc.query)
+    parameters = [_path_parameter(m) for m in PATH_PARAM.finditer(route.path)]
+    parameters += [*doc.query, *doc.headers]
     if parameters:
         op["parameters"] = parameters
     if doc.request is not None and method in ("POST", "PUT", "PATCH"):
@@ -249,13 +290,18 @@ def _operation(
             example = next(t.example for t in MODEL_TYPES.values() if t.request == doc.request)
             body["example"] = {"model": models[0], **example}
         op["requestBody"] = {"required": True, "content": {"application/json": body}}
-        responses["400"] = _error("Bad JSON, or the body breaks the schema (`param` names it)")
-        responses["413"] = _error("The body is larger than `max_request_size`")
+        responses["400"] = _error(
+            "Bad JSON, or the body breaks the schema (it names the field)", doc.error
+        )
+        responses["413"] = _error("The body is larger than `max_request_size`", doc.error)
     if doc.admin:
         op["security"] = [{"bearer": []}]
         responses["401"] = _error("The admin key is missing or wrong")
         responses["404"] = _error("No admin key is configured")
-    responses["default"] = _error("An OpenAI-shaped error")
+    shape = (
+        "An Anthropic-shaped error" if doc.error == "AnthropicError" else "An OpenAI-shaped error"
+    )
+    responses["default"] = _error(shape, doc.error)
     return op
 
 
@@ -275,8 +321,8 @@ def _success(doc: Operation) -> dict[str, Any]:
     return {"description": "OK", "content": content}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": _ref("Error")}}
+def _error(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": _ref(schema)}}
 
 
 def _used_schemas(paths: dict[str, Any]) -> dict[str, Schema]:

@@ -118,6 +118,7 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
             "auth_required": settings.auth.required,
             "chat": chat_path(snapshot),
             "responses": chat_path(snapshot, "responses.create"),
+            "messages": chat_path(snapshot, "messages.create"),
             "urls": dataclasses.asdict(page_urls(snapshot)),
         },
         "config": {

@@ -15,6 +15,7 @@ from engine.handlers.schemas import (
     IMAGES_REQUEST,
     RESPONSES_REQUEST,
 )
+from engine.site.anthropic_schemas import ANTHROPIC_SCHEMAS
 
 Schema = dict[str, Any]
 
@@ -194,4 +195,5 @@ SCHEMAS: dict[str, Schema] = {
     "ProviderList": _list_of({"$ref": "#/components/schemas/Provider"}),
     "SearchResults": SEARCH_RESULTS,
     "SearchEngineList": _list_of({"type": "object", "required": ["name"]}),
+    **ANTHROPIC_SCHEMAS,
 }

@@ -157,6 +157,7 @@
       "}",
     ].join("\n");
     renderResponsesSnippet(base, model, key);
+    $("snippet-anthropic").textContent = anthropicSnippet(model, key);
   }
 
   function renderResponsesSnippet(base, model, key) {
@@ -172,6 +173,29 @@
       '    input="Hello!",',
       ")",
       "print(response.output_text)",
+    ].join("\n");
+  }
+
+  function anthropicSnippet(model, key) {
+    // Anthropic's SDKs (and Claude Code's ANTHROPIC_BASE_URL) add /v1/messages themselves.
+    const path = status.api.messages;
+    const suffix = "/v1/messages";
+    if (!path || !path.endsWith(suffix)) {
+      return "# Anthropic's Messages API is not routed at .../v1/messages: see routes.yaml (messages.create).";
+    }
+    const root = window.location.origin + path.slice(0, -suffix.length);
+    return [
+      "import anthropic",
+      "",
+      `# Claude Code: ANTHROPIC_BASE_URL=${root} ANTHROPIC_API_KEY=${key}`,
+      `client = anthropic.Anthropic(base_url="${root}", api_key="${key}")`,
+      "with client.messages.stream(",
+      `    model="${model}",`,
+      "    max_tokens=1024,",
+      '    messages=[{"role": "user", "content": "Hello!"}],',
+      ") as stream:",
+      "    for text in stream.text_stream:",
+      '        print(text, end="")',
     ].join("\n");
   }
 

@@ -3,7 +3,8 @@
 It checks `x-api-key` and `anthropic-version`, validates the request the way the real
 API does (roles, tool_result pairing, content block shapes), and answers deterministically:
 a tool_use turn when tools are offered and the last turn is not a tool result, otherwise
-text that quotes the user. Scripted models: `overloaded` (529), `bad` (400),
+text that quotes the user; `count_tokens` counts a quarter of the messages' JSON.
+Scripted models: `overloaded` (529), `bad` (400),
 `ratelimited` (429), `broken` (500), `midstream-error` (an `error` event after the first
 delta), `truncated` (the stream stops without message_stop), `*parallel*` (one tool_use
 per offered tool).
@@ -184,6 +185,7 @@ class FakeAnthropic(FakeUpstream):
 
     def setup(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
         app.router.add_get("/v1/models", self.list_models)
 
     def _check_headers(self, request: web.Request) -> None:
@@ -209,6 +211,23 @@ class FakeAnthropic(FakeUpstream):
                 "last_id": self.models[-1],
             }
         )
+
+    async def count_tokens(self, request: web.Request) -> web.Response:
+        """`input_tokens` as the fake's messages count them (a quarter of the JSON)."""
+        try:
+            self._check_headers(request)
+            try:
+                req = orjson.loads(await request.read())
+            except orjson.JSONDecodeError:
+                raise _invalid("body: invalid JSON") from None
+            if "max_tokens" in req:
+                raise _invalid("max_tokens: Extra inputs are not permitted")
+            validate({**req, "max_tokens": 1})
+            if req["model"] in SCRIPTED:
+                raise ApiError(*SCRIPTED[req["model"]])
+        except ApiError as err:
+            return error_response(err.status, err.kind, err.message)
+        return web.json_response({"input_tokens": len(orjson.dumps(req["messages"])) // 4})
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         try:
