@@ -72,6 +72,7 @@ def problems(directory: Path, handlers: set[str] = HANDLERS, kinds: set[str] = K
     [
         ("config-spec", SPEC_HANDLERS, KINDS | {"anthropic"}),
         ("config-minimal", HANDLERS, KINDS),
+        ("config-policies", HANDLERS | {"admin.explain"}, KINDS),
     ],
 )
 def test_good_config_loads_to_its_golden_dict(

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from engine.commands import IN_MEMORY
 from engine.config import read_sources
 from engine.handlers import WIRE_FORMATS
 from engine.live.reload import build_snapshot
-from engine.commands import IN_MEMORY
 from engine.routing.explain import explain, render_text
 from engine.snapshot.model import Snapshot
 from tests.harness import gateway
