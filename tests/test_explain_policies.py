@@ -18,6 +18,7 @@ from engine.handlers import WIRE_FORMATS
 from engine.live.reload import build_snapshot
 from engine.routing.cooldowns import deployment_key
 from engine.routing.explain import explain, render_text
+from engine.snapshot.describe import describe
 from engine.snapshot.model import Snapshot
 from engine.stores.base import Cooldown
 from engine.stores.redis_store import RedisState
@@ -153,3 +154,11 @@ def test_get_admin_explain_shows_what_this_worker_sees(
 def test_the_json_form_is_plain_json(model: str) -> None:
     result = explain(compiled(ENVIRON), model, cooldowns={}, cooldowns_from="redis")
     assert json.loads(json.dumps(result)) == result
+
+
+def test_the_config_view_shows_forwarded_names_and_hides_header_and_query_values() -> None:
+    azure = describe(compiled(ENVIRON), ENVIRON)["providers"]["azure"]
+    assert azure["headers"] == {"set": {"X-Title": "<secret>"}, "forward": ["OpenAI-Organization"]}
+    assert azure["query"] == {"api-version": "<secret>"}
+    assert azure["auth"] == {"type": "header", "header": "api-key"}
+    assert azure["params"] == {"defaults": {"max_tokens": 1024}}
