@@ -377,3 +377,18 @@ def test_a_model_or_alias_policy_is_checked_too(tmp_path: Path) -> None:
         "parameter 'n' is already in defaults: name it in one section",
         "parameter 'n' is already in override: name it in one section",
     ]
+
+
+def test_a_header_whose_variable_is_unset_is_not_sent(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    headers = {"X-Title": "${TITLE_FOR_TEST:-Patchbay}", "X-Team": "${TEAM_FOR_TEST}"}
+    write_config(
+        tmp_path / "cfg",
+        {"providers": {"up": upstream(fake_openai, headers=headers, models=["gpt-test"])}},
+    )
+    with gateway(tmp_path / "cfg", environ={}) as url:
+        status, _, _ = chat(url, {"model": "up/gpt-test", "messages": ASK})
+    assert status == 200
+    lowered = {k.lower(): v for k, v in last(fake_openai).headers.items()}
+    assert lowered["x-title"] == "Patchbay" and "x-team" not in lowered
