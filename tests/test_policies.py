@@ -195,11 +195,11 @@ def test_apply_params_never_changes_the_clients_body() -> None:
     body = {"model": "m", "seed": 1, "temperature": 2}
     sent, dropped = apply_params(policy, body)
     assert sent == {"model": "m", "temperature": 0, "n": 1}
-    assert dropped == ["seed"]
+    assert dropped == ("seed",)
     assert body == {"model": "m", "seed": 1, "temperature": 2}
     assert apply_params(ParamPolicy(drop=frozenset({"seed"})), {"model": "m"}) == (
         {"model": "m"},
-        [],
+        (),
     )
 
 

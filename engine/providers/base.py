@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from engine.errors import InvalidRequest, UpstreamFailed
 from engine.upstream.client import Upstream
 
 ProviderStatus = Literal["active", "disabled", "missing_key"]
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ class Call:
     provider: Provider
     model: Model
     body: dict[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
 
 
 def overlay(*layers: Mapping[str, str]) -> dict[str, str]:

@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from engine.access.guard import check_model
 from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, UpstreamTimeout
 from engine.http.deadlines import DeadlinePassed
 from engine.http.messages import Request
-from engine.providers.base import Call, ProviderKind
+from engine.providers.base import NO_HEADERS, Call, ProviderKind
 from engine.routing.cooldowns import cooling, record_failure
-from engine.routing.params import apply_params, dropped_headers
+from engine.routing.params import apply_params, name_dropped
 from engine.routing.strategies import backoff, order
 from engine.snapshot.model import Plan, Policy, Target
 
@@ -35,15 +35,16 @@ class Served:
 
     target: Target
     attempts: int
-    dropped: list[str] = field(default_factory=list)
+    dropped: tuple[str, ...] = ()
 
     def headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "x-patchbay-provider": self.target.provider.name,
             "x-patchbay-model": self.target.model.id,
             "x-patchbay-attempts": str(self.attempts),
-            **dropped_headers(self.dropped),
         }
+        name_dropped(headers, self.dropped)
+        return headers
 
 
 def plan_for(req: Request, body: dict[str, Any], model_type: str) -> Plan:
@@ -96,7 +97,7 @@ async def dispatch(
                         with services.traffic.busy(target.public_id):
                             result = await operation(target.adapter, call)
                     except GatewayError as err:
-                        err.headers.update(dropped_headers(dropped))
+                        name_dropped(err.headers, dropped)
                         metrics.observe_upstream(target.provider.name, err.failure)
                         if err.failure is None or err.failure == "4xx":
                             raise  # the client's own request is at fault: never fall through
@@ -122,11 +123,12 @@ async def dispatch(
     )
 
 
-def _call(req: Request, target: Target, body: dict[str, Any]) -> tuple[Call, list[str]]:
+def _call(req: Request, target: Target, body: dict[str, Any]) -> tuple[Call, tuple[str, ...]]:
     """The call to `target`, and the client's fields its parameter policy dropped."""
     sent, dropped = apply_params(target.params, body)
-    forwarded = target.provider.forwarded(req.headers) if target.provider.forward else {}
-    return Call(req.services.upstream, target.provider, target.model, sent, forwarded), dropped
+    provider = target.provider
+    forwarded = provider.forwarded(req.headers) if provider.forward else NO_HEADERS
+    return Call(req.services.upstream, provider, target.model, sent, forwarded), dropped
 
 
 def _pause(retry: int, policy: Policy, last: GatewayError | None) -> float:

@@ -14,7 +14,9 @@ from engine.snapshot.params import ParamPolicy
 DROPPED_HEADER = "x-patchbay-params-dropped"
 
 
-def apply_params(policy: ParamPolicy, body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def apply_params(
+    policy: ParamPolicy, body: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The body to send under `policy`, and the client's fields it dropped, in name order.
 
     `drop` removes fields, `defaults` fill fields the client left out (or sent as null,
@@ -22,15 +24,16 @@ def apply_params(policy: ParamPolicy, body: dict[str, Any]) -> tuple[dict[str, A
     one section only, so the order says nothing more than that.
     """
     if not policy:
-        return body, []
+        return body, ()
     sent = {k: v for k, v in body.items() if k not in policy.drop}
     for name, value in policy.defaults.items():
         if sent.get(name) is None:
             sent[name] = value
     sent.update(policy.override)
-    return sent, sorted(k for k in body if k in policy.drop)
+    return sent, tuple(sorted(k for k in body if k in policy.drop))
 
 
-def dropped_headers(dropped: list[str]) -> dict[str, str]:
-    """The response header naming dropped fields; none when nothing was dropped."""
-    return {DROPPED_HEADER: ", ".join(dropped)} if dropped else {}
+def name_dropped(headers: dict[str, str], dropped: tuple[str, ...]) -> None:
+    """Add the header naming the dropped fields to `headers`, if any were dropped."""
+    if dropped:
+        headers[DROPPED_HEADER] = ", ".join(dropped)
