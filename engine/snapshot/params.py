@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SECTIONS = ("defaults", "override", "drop")
-
 
 @dataclass(frozen=True, slots=True)
 class ParamPolicy:
