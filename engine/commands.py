@@ -9,6 +9,7 @@ what would change. Nothing is applied.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import urllib.error
@@ -24,7 +25,7 @@ from engine.config.settings import SettingError, resolve_settings
 from engine.handlers import HANDLER_NAMES, WIRE_FORMATS
 from engine.live.reload import build_snapshot
 from engine.providers import KINDS
-from engine.routing.explain import explain, render_text
+from engine.routing.explain import explain, explain_now, render_text
 from engine.snapshot import diff as configdiff
 from engine.snapshot.describe import describe, referenced
 from engine.snapshot.model import Snapshot
@@ -83,9 +84,33 @@ def print_schema(name: str | None) -> int:
 
 def print_explanation(args: argparse.Namespace, snapshot: Snapshot) -> int:
     """Exit 0 when the model is served (and the key, if given, may use it), else 1."""
-    result = explain(snapshot, args.model, args.key, args.type)
+    if snapshot.settings.redis_url:
+        result = asyncio.run(_explain_from_redis(args, snapshot, snapshot.settings.redis_url))
+    else:
+        result = explain(snapshot, args.model, args.key, args.type, cooldowns_note=IN_MEMORY)
     print(json.dumps(result, indent=2) if args.json else render_text(result))
     return 0 if result["served"] and result.get("key", {}).get("may_use", True) else 1
+
+
+IN_MEMORY = "kept in each worker's memory; GET /admin/explain shows a worker's"
+
+
+async def _explain_from_redis(
+    args: argparse.Namespace, snapshot: Snapshot, redis_url: str
+) -> dict[str, Any]:
+    """The explanation with the cooldowns every worker shares in Redis, if it answers."""
+    from engine.stores.redis_store import RedisState  # loads redis only when it is used
+
+    failed: list[bool] = []
+    store = RedisState(redis_url, on_failure=lambda: failed.append(True))
+    try:
+        result = await explain_now(snapshot, store, "redis", args.model, args.key, args.type)
+    finally:
+        await store.close()
+    if failed:
+        note = "not known: the Redis at redis_url did not answer"
+        return explain(snapshot, args.model, args.key, args.type, cooldowns_note=note)
+    return result
 
 
 def check_against(args: argparse.Namespace, directory: Path, environ: Mapping[str, str]) -> int:

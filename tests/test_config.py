@@ -72,6 +72,7 @@ def problems(directory: Path, handlers: set[str] = HANDLERS, kinds: set[str] = K
     [
         ("config-spec", SPEC_HANDLERS, KINDS | {"anthropic"}),
         ("config-minimal", HANDLERS, KINDS),
+        ("config-policies", HANDLERS | {"admin.explain"}, KINDS),
     ],
 )
 def test_good_config_loads_to_its_golden_dict(
@@ -117,8 +118,9 @@ def test_syntax_error_points_at_the_yaml_mark(tmp_path: Path) -> None:
 def test_unknown_key_points_at_the_key_and_suggests(tmp_path: Path) -> None:
     write_config(tmp_path, providers="providers:\n  echo:\n    kindd: echo\n    kind: echo\n")
     assert problems(tmp_path) == [
-        "providers.yaml:3:5: unknown key 'kindd' (allowed: api_key, base_url, enabled, headers,"
-        " image_base_url, kind, local, models, responses, timeout); did you mean 'kind'?"
+        "providers.yaml:3:5: unknown key 'kindd' (allowed: api_key, auth, base_url, enabled,"
+        " headers, image_base_url, kind, local, models, params, query, responses, timeout);"
+        " did you mean 'kind'?"
         " (at providers.echo.kindd)"
     ]
 

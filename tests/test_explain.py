@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from engine.commands import IN_MEMORY
 from engine.config import read_sources
 from engine.handlers import WIRE_FORMATS
 from engine.live.reload import build_snapshot
@@ -29,9 +30,13 @@ def snapshot() -> Snapshot:
     return build_snapshot(read_sources(SPEC), WIRE_FORMATS, ENVIRON, {})
 
 
+NO_PARAMS = {"defaults": {}, "override": {}, "drop": []}
+
+
 def target(
     model: str, status: str, used: bool, allowed: bool = True, **extra: Any
 ) -> dict[str, Any]:
+    """A target as explain lists it; a used one has a parameter policy (here, none)."""
     provider, _, upstream = model.partition("/")
     kinds = {"anthropic": "anthropic", "echo": "echo"}
     return {
@@ -45,6 +50,8 @@ def target(
         "in_plan": used,
         "weight": 1.0,
         "key_allows": allowed,
+        "cooldown": None,
+        "params": NO_PARAMS if used else None,
         **extra,
     }
 
@@ -58,6 +65,7 @@ def test_an_alias_lists_every_declared_target_with_its_status(snapshot: Snapshot
         "type": "chat",
         "fallback_on": ["connect", "timeout", "429", "5xx"],
         "auth_required": False,
+        "cooldowns_from": None,
         "key": {
             "name": "alice",
             "state": "active",
@@ -172,11 +180,14 @@ def patchbay(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_command_prints_and_exits_by_the_verdict(snapshot: Snapshot) -> None:
     served = patchbay("smart", "--key", "alice")
     assert served.returncode == 0
-    assert served.stdout == render_text(explain(snapshot, "smart", key="alice")) + "\n"
+    offline = explain(snapshot, "smart", key="alice", cooldowns_note=IN_MEMORY)
+    assert served.stdout == render_text(offline) + "\n"
+    assert served.stdout.endswith(f"\ncooldowns: {IN_MEMORY}\n")
     assert patchbay("echo-1", "--key", "alice").returncode == 1  # not allowed
     assert patchbay("tiny").returncode == 1  # not served
     as_json = patchbay("auto", "--type", "embedding", "--json")
-    assert json.loads(as_json.stdout) == explain(snapshot, "auto", model_type="embedding")
+    embedding = explain(snapshot, "auto", model_type="embedding", cooldowns_note=IN_MEMORY)
+    assert json.loads(as_json.stdout) == embedding
 
 
 def test_get_admin_explain(snapshot: Snapshot) -> None:
@@ -185,7 +196,12 @@ def test_get_admin_explain(snapshot: Snapshot) -> None:
         status, body = request(
             "GET", base + "/admin/explain?model=smart&key=alice", headers=headers
         )
-        assert (status, body) == (200, explain(snapshot, "smart", key="alice"))
+        live = {"openai/gpt-4o": "ok"}
+        expected = explain(
+            snapshot, "smart", key="alice", cooldowns=live, cooldowns_from="worker memory"
+        )
+        assert (status, body) == (200, expected)
+        assert body["targets"][0]["cooldown"] == "ok"
         status, body = request(
             "GET", base + "/admin/explain?model=auto&type=image", headers=headers
         )

@@ -42,7 +42,7 @@ async def fake() -> AsyncIterator[FakeAnthropic]:
         yield server
 
 
-def claude(url: str, key: str | None = API_KEY, **options: Any) -> Anthropic:
+def claude(url: str, key: str | None = API_KEY, **fields: Any) -> Anthropic:
     provider = Provider(
         name="claude",
         kind="anthropic",
@@ -51,7 +51,7 @@ def claude(url: str, key: str | None = API_KEY, **options: Any) -> Anthropic:
         api_key=key,
         timeout=10,
         models={"claude-test": Model("claude-test")},
-        options=options,
+        **fields,
     )
     return Anthropic(provider)
 

@@ -75,7 +75,7 @@ def test_every_field_has_a_description_and_examples_that_validate(name: str) -> 
 def test_fields_are_found_at_every_depth() -> None:
     found = {path for path, _ in fields(load_schema("providers"))}
     assert "/$defs/alias/anyOf/2/properties/targets/items/properties/weight" in found
-    assert "/$defs/provider/properties/headers/additionalProperties" in found
+    assert "/$defs/provider/properties/headers/anyOf/0/additionalProperties" in found
     assert "/$defs/search/properties/engines/additionalProperties/properties/api_key" in found
 
 

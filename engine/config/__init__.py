@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from engine.config import references
+from engine.config import policies, references
 from engine.config.document import Document
 from engine.config.envref import env_refs, resolve_env
 from engine.config.fragments import FRAGMENT_DIRS, fragment_names, merge_documents
@@ -60,6 +60,7 @@ def load_config(
     references.check_routes(routes, handlers)
     references.check_templates(routes)
     references.check_providers(providers, kinds)
+    policies.check_policies(providers)
     # Without parsed providers there is nothing to check default_provider against.
     declared = providers.data.get("providers") if isinstance(providers.data, dict) else None
     references.check_server(server, declared if isinstance(declared, dict) else None)

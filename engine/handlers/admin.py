@@ -9,6 +9,7 @@ import os
 from engine.errors import AuthenticationFailed, InvalidRequest, NotFound
 from engine.http.messages import Request, Response
 from engine.modeltypes import MODEL_TYPES
+from engine.routing.explain import Explanation, explain_now
 from engine.routing.explain import explain as explain_model
 from engine.snapshot.describe import describe
 
@@ -42,7 +43,8 @@ async def config(req: Request) -> Response:
 
 
 async def explain(req: Request) -> Response:
-    """How `?model=` resolves now (`&key=` a client key's name, `&type=` for `auto`)."""
+    """How `?model=` resolves now (`&key=` a client key's name, `&type=` for `auto`), with
+    the cooldowns this worker sees (every worker's, with redis_url)."""
     _require_admin(req)
     query = req.query()
     model = query.get("model", "")
@@ -52,8 +54,21 @@ async def explain(req: Request) -> Response:
     if model_type not in MODEL_TYPES:
         types = ", ".join(MODEL_TYPES)
         raise InvalidRequest(f"'type' is one of: {types}.", param="type")
-    explained = explain_model(req.snapshot, model, query.get("key"), model_type)
-    return Response.json(explained)
+    return Response.json(await _explained(req, model, query.get("key"), model_type))
+
+
+async def _explained(req: Request, model: str, key: str | None, model_type: str) -> Explanation:
+    """The explanation with cooldowns from where this worker keeps them; while Redis
+    fails, they are not known (each worker counts in its own memory meanwhile)."""
+    redis_url = req.snapshot.settings.redis_url
+    state = req.services.state
+    store = await state.cooldowns(redis_url)
+    kept_in = "redis" if redis_url else "worker memory"
+    explained = await explain_now(req.snapshot, store, kept_in, model, key, model_type)
+    if redis_url and not state.health(redis_url)["ok"]:
+        note = "Redis is failing; each worker counts failures in its own memory meanwhile"
+        return explain_model(req.snapshot, model, key, model_type, cooldowns_note=note)
+    return explained
 
 
 def _status(req: Request) -> dict[str, object]:

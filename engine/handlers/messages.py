@@ -66,7 +66,7 @@ class Bridge:
         return dataclasses.replace(call, body=self._chat)
 
     async def create(self, kind: ProviderKind, call: Call) -> bytes:
-        call = dataclasses.replace(call, headers=self.headers)
+        call = dataclasses.replace(call, headers={**call.headers, **self.headers})
         native = await kind.messages(call)
         if native is not None:
             return native
@@ -75,7 +75,7 @@ class Bridge:
 
     async def open_stream(self, kind: ProviderKind, call: Call) -> Opened:
         """Open the stream and wait for its first events, so early failures can fall back."""
-        call = dataclasses.replace(call, headers=self.headers)
+        call = dataclasses.replace(call, headers={**call.headers, **self.headers})
         events = await kind.messages_stream(call)
         if events is None:
             chunks = await kind.chat_stream(self.chat_call(call))
@@ -143,7 +143,9 @@ class CountTokens:
         headers = forwarded(req.headers)
 
         async def count(kind: ProviderKind, call: Call) -> bytes | None:
-            return await kind.count_tokens(dataclasses.replace(call, headers=headers))
+            return await kind.count_tokens(
+                dataclasses.replace(call, headers={**call.headers, **headers})
+            )
 
         counted, served = await dispatch(req, plan, body, count, counts_failures=False)
         if counted is not None:

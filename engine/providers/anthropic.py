@@ -28,10 +28,19 @@ from engine.providers.anthropic_wire import (
     unwrap_json_answer,
     usage,
 )
-from engine.providers.base import Call, ProviderKind, model_ids
+from engine.providers.base import (
+    Call,
+    Provider,
+    ProviderKind,
+    UpstreamAuth,
+    model_ids,
+    overlay,
+    request_headers,
+)
 from engine.upstream.client import Upstream, UpstreamResponse
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
+X_API_KEY = UpstreamAuth(header="x-api-key", scheme="")
 
 # Anthropic error type -> HTTP status it stands for (as documented for non-stream answers).
 ERROR_STATUS = {
@@ -186,25 +195,25 @@ class Anthropic(ProviderKind):
 
     name = "anthropic"
 
-    @property
-    def base_url(self) -> str:
-        return (self.provider.base_url or DEFAULT_BASE_URL).rstrip("/")
-
-    def headers(self) -> dict[str, str]:
-        headers = {
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(provider)
+        base = {
             "content-type": "application/json",
             "accept": "application/json",
             "anthropic-version": ANTHROPIC_VERSION,
         }
-        headers.update(self.provider.options.get("headers", {}))
-        if self.provider.api_key:
-            headers["x-api-key"] = self.provider.api_key
-        return headers
+        self._headers = provider.fixed_headers(base, X_API_KEY)  # once per snapshot
+
+    @property
+    def base_url(self) -> str:
+        return (self.provider.base_url or DEFAULT_BASE_URL).rstrip("/")
 
     def native_headers(self, forwarded: Mapping[str, str]) -> dict[str, str]:
         """The headers for a client's own Messages request: its anthropic-version wins,
-        its anthropic-beta values join the provider's."""
-        headers = self.headers()
+        its anthropic-beta values join the provider's, and what the provider's
+        `headers.forward` lets through is added."""
+        others = {k: v for k, v in forwarded.items() if k.lower() not in FORWARDED_HEADERS}
+        headers = overlay(self._headers, others)
         for name in FORWARDED_HEADERS:
             given = forwarded.get(name)
             if not given:
@@ -228,9 +237,9 @@ class Anthropic(ProviderKind):
         try:
             return await upstream.open(
                 method,
-                self.base_url + path,
+                self.provider.with_query(self.base_url + path),
                 provider=self.provider.name,
-                headers=self.headers() if headers is None else headers,
+                headers=self._headers if headers is None else headers,
                 body=None if body is None else orjson.dumps(body),
                 timeout=self.provider.timeout,
                 secret=self.provider.api_key,
@@ -243,7 +252,11 @@ class Anthropic(ProviderKind):
 
     async def chat(self, call: Call) -> bytes:
         request = {**to_messages_request(call.body, call.model.id), "stream": False}
-        message = await (await self._open(call.upstream, "POST", "/messages", request)).json()
+        message = await (
+            await self._open(
+                call.upstream, "POST", "/messages", request, request_headers(self._headers, call)
+            )
+        ).json()
         try:
             if json_answer_tool(call.body) is not None:
                 message = unwrap_json_answer(message)
@@ -256,7 +269,9 @@ class Anthropic(ProviderKind):
 
     async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
         request = {**to_messages_request(call.body, call.model.id), "stream": True}
-        resp = await self._open(call.upstream, "POST", "/messages", request)
+        resp = await self._open(
+            call.upstream, "POST", "/messages", request, request_headers(self._headers, call)
+        )
         options = call.body.get("stream_options") or {}
         translator = ChunkTranslator(
             model=call.model.id,

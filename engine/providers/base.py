@@ -14,12 +14,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from engine.errors import InvalidRequest, UpstreamFailed
 from engine.upstream.client import Upstream
 
 ProviderStatus = Literal["active", "disabled", "missing_key"]
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamAuth:
+    """How a provider's key is sent: as `header`, after `scheme` (`Authorization: Bearer
+    KEY` by default; `api-key: KEY` for Azure OpenAI)."""
+
+    header: str = "Authorization"
+    scheme: str = "Bearer "
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        return {self.header: self.scheme + key} if key else {}
+
+
+BEARER = UpstreamAuth()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +61,28 @@ class Provider:
     discover: bool = False
     local: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # `headers.set`: sent every time
+    forward: tuple[str, ...] = ()  # client headers passed on when present, as declared
+    auth: UpstreamAuth | None = None  # None: the kind's own way of sending the key
+    query: str = ""  # `query:` url-encoded, added to every URL under base_url
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    def fixed_headers(self, base: Mapping[str, str], auth: UpstreamAuth) -> dict[str, str]:
+        """What every request carries: the kind's `base`, `headers.set`, then the key, sent
+        as `auth:` declares (else as the kind's `auth`). Built once per snapshot."""
+        return overlay(base, self.headers, (self.auth or auth).headers(self.api_key))
+
+    def forwarded(self, client: Mapping[str, str]) -> dict[str, str]:
+        """The allow-listed headers among the client's (`client` has lower-case names)."""
+        return {name: client[name.lower()] for name in self.forward if name.lower() in client}
+
+    def with_query(self, url: str) -> str:
+        if not self.query:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}{self.query}"
 
     def public(self) -> dict[str, Any]:
         """What `/v1/providers` may show: never the key, never a URL with credentials."""
@@ -64,16 +99,35 @@ class Provider:
 class Call:
     """One request to one upstream: who to ask, for which model, with what body.
 
-    `body` is the client's parsed JSON; a kind must not mutate it (fallbacks reuse it).
-    `headers` are client headers of the inbound format that a native upstream is sent
-    (an allow-list: engine/formats/anthropic.py FORWARDED_HEADERS).
+    `body` is the client's parsed JSON with the target's parameter policy applied; a kind
+    must not mutate it (fallbacks reuse it). `headers` are client headers sent upstream:
+    those the provider's `headers.forward` lets through and, for a request passed
+    through natively, its format's own (engine/formats/anthropic.py FORWARDED_HEADERS);
+    a kind sends them with its own (`request_headers`).
     """
 
     upstream: Upstream
     provider: Provider
     model: Model
     body: dict[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
+
+
+def overlay(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Header mappings merged left to right; a later name replaces an earlier one in any case."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        if layer:
+            names = {name.lower() for name in layer}
+            merged = {k: v for k, v in merged.items() if k.lower() not in names}
+            merged.update(layer)
+    return merged
+
+
+def request_headers(fixed: Mapping[str, str], call: Call) -> Mapping[str, str]:
+    """A kind's `fixed` headers with the call's forwarded ones (a client's value wins over
+    a `headers.set` one of the same name; it can never name the key's header)."""
+    return overlay(fixed, call.headers) if call.headers else fixed
 
 
 class ProviderKind:

@@ -8,7 +8,14 @@ from typing import Any
 import orjson
 
 from engine.formats.sse import DONE, DONE_MARKERS, blocks, is_done, is_error, payloads
-from engine.providers.base import Call, Provider, ProviderKind, model_ids
+from engine.providers.base import (
+    BEARER,
+    Call,
+    Provider,
+    ProviderKind,
+    model_ids,
+    request_headers,
+)
 from engine.upstream.client import Upstream, UpstreamResponse, upstream_error_from_event
 
 
@@ -24,10 +31,8 @@ class OpenAICompatible(ProviderKind):
     def __init__(self, provider: Provider) -> None:
         super().__init__(provider)
         # Built once per snapshot: the same for every request to this provider.
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        self._headers.update(provider.options.get("headers", {}))
-        if provider.api_key:
-            self._headers["Authorization"] = f"Bearer {provider.api_key}"
+        base = {"Content-Type": "application/json", "Accept": "application/json"}
+        self._headers = provider.fixed_headers(base, BEARER)
 
     def headers(self) -> Mapping[str, str]:
         return self._headers
@@ -35,9 +40,9 @@ class OpenAICompatible(ProviderKind):
     async def _post(self, call: Call, path: str, body: dict[str, Any]) -> UpstreamResponse:
         return await call.upstream.open(
             "POST",
-            self.provider.base_url + path,
+            self.provider.with_query(self.provider.base_url + path),
             provider=self.provider.name,
-            headers=self.headers(),
+            headers=request_headers(self._headers, call),
             body=orjson.dumps(body),
             timeout=self.provider.timeout,
             secret=self.provider.api_key,
@@ -78,7 +83,7 @@ class OpenAICompatible(ProviderKind):
     async def discover_models(self, upstream: Upstream) -> list[str]:
         resp = await upstream.open(
             "GET",
-            self.provider.base_url + "/models",
+            self.provider.with_query(self.provider.base_url + "/models"),
             provider=self.provider.name,
             headers=self.headers(),
             timeout=self.provider.timeout,

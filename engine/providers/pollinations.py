@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from engine.errors import InvalidRequest, UpstreamFailed
-from engine.providers.base import Call, ProviderKind
+from engine.providers.base import BEARER, Call, Provider, ProviderKind, request_headers
 from engine.providers.openai import relay_openai_stream
 from engine.upstream.client import UpstreamResponse
 
@@ -103,6 +103,14 @@ class Pollinations(ProviderKind):
 
     name = "pollinations"
 
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(provider)
+        # Built once per snapshot. A token goes in a header, never in a URL a client may
+        # be handed (image URLs are).
+        json = {"Accept": "application/json", "Content-Type": "application/json"}
+        self._chat_headers = provider.fixed_headers(json, BEARER)
+        self._image_headers = provider.fixed_headers({"Accept": "image/*"}, BEARER)
+
     @property
     def text_url(self) -> str:
         return (self.provider.base_url or DEFAULT_TEXT_URL).rstrip("/")
@@ -111,20 +119,12 @@ class Pollinations(ProviderKind):
     def image_base_url(self) -> str:
         return str(self.provider.options.get("image_base_url") or DEFAULT_IMAGE_URL)
 
-    def headers(self, accept: str) -> dict[str, str]:
-        headers = {"Accept": accept}
-        headers.update(self.provider.options.get("headers", {}))
-        if self.provider.api_key:
-            # A token goes in a header, never in a URL a client may be handed.
-            headers["Authorization"] = f"Bearer {self.provider.api_key}"
-        return headers
-
     async def _post_chat(self, call: Call) -> UpstreamResponse:
         return await call.upstream.open(
             "POST",
-            self.text_url + "/openai",
+            self.provider.with_query(self.text_url + "/openai"),
             provider=self.provider.name,
-            headers={**self.headers("application/json"), "Content-Type": "application/json"},
+            headers=request_headers(self._chat_headers, call),
             body=orjson.dumps({**call.body, "model": call.model.id}),
             timeout=self.provider.timeout,
             secret=self.provider.api_key,
@@ -166,7 +166,7 @@ class Pollinations(ProviderKind):
             "GET",
             url,
             provider=self.provider.name,
-            headers=self.headers("image/*"),
+            headers=request_headers(self._image_headers, call),
             timeout=self.provider.timeout,
             secret=self.provider.api_key,
         )

@@ -11,6 +11,7 @@ state (engine/stores), so with Redis every worker and instance agrees.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from engine.errors import GatewayError
 from engine.providers.base import Provider
@@ -54,14 +55,31 @@ async def record_failure(
 async def health(store: Cooldowns, provider: Provider) -> dict[str, str]:
     """Each model of `provider`: `ok`, `cooling (N s left)` or `failing` (recent failures)."""
     whole = await store.cooling(provider_key(provider.name))
-    states: dict[str, str] = {}
-    for model in provider.models.values():
-        key = deployment_key(provider.name, model.id)
-        left = max(whole, await store.cooling(key))
-        if left > 0:
-            states[model.id] = f"cooling ({math.ceil(left)} s left)"
-        elif await store.failures(key) or await store.failures(provider_key(provider.name)):
-            states[model.id] = "failing"
-        else:
-            states[model.id] = "ok"
-    return states
+    return {
+        model.id: await _state(store, provider.name, model.id, whole)
+        for model in provider.models.values()
+    }
+
+
+async def target_health(store: Cooldowns, targets: Iterable[Target]) -> dict[str, str]:
+    """The same state for each target, by `PROVIDER/MODEL`."""
+    return {
+        target.public_id: await _state(
+            store,
+            target.provider.name,
+            target.model.id,
+            await store.cooling(provider_key(target.provider.name)),
+        )
+        for target in targets
+    }
+
+
+async def _state(store: Cooldowns, provider: str, model: str, whole: float) -> str:
+    """A deployment's state, given the seconds its whole provider still cools."""
+    key = deployment_key(provider, model)
+    left = max(whole, await store.cooling(key))
+    if left > 0:
+        return f"cooling ({math.ceil(left)} s left)"
+    if await store.failures(key) or await store.failures(provider_key(provider)):
+        return "failing"
+    return "ok"

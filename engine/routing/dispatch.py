@@ -3,7 +3,8 @@
 A plan's targets are tried in the order its strategy gives (engine/routing/strategies.py); each
 target gets `defaults.retries` extra attempts. Only failures before the first byte are
 retried, and only those the plan's `fallback_on` names; a client's own mistake (and any
-upstream 4xx but 429) never is.
+upstream 4xx but 429) never is. Each target is sent the body under its own parameter
+policy (engine/routing/params.py) and the client headers its provider forwards.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from engine.access.guard import check_model
 from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, UpstreamTimeout
 from engine.http.deadlines import DeadlinePassed
 from engine.http.messages import Request
-from engine.providers.base import Call, ProviderKind
+from engine.providers.base import NO_HEADERS, Call, ProviderKind
 from engine.routing.cooldowns import cooling, record_failure
+from engine.routing.params import apply_params, name_dropped
 from engine.routing.strategies import backoff, order
 from engine.snapshot.model import Plan, Policy, Target
 
@@ -28,17 +30,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """Who answered, after how many attempts: the x-patchbay-* response headers."""
+    """Who answered, after how many attempts, and which of the client's fields its
+    parameter policy dropped: the x-patchbay-* response headers."""
 
     target: Target
     attempts: int
+    dropped: tuple[str, ...] = ()
 
     def headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "x-patchbay-provider": self.target.provider.name,
             "x-patchbay-model": self.target.model.id,
             "x-patchbay-attempts": str(self.attempts),
         }
+        name_dropped(headers, self.dropped)
+        return headers
 
 
 def plan_for(req: Request, body: dict[str, Any], model_type: str) -> Plan:
@@ -84,14 +90,16 @@ async def dispatch(
                 if wait > 0:
                     cooling_for = max(cooling_for, wait)
                     continue
+                call, dropped = _call(req, target, body)
                 for retry in range(policy.retries + 1):
                     if retry:
                         await asyncio.sleep(_pause(retry, policy, last))
                     attempts += 1
                     try:
                         with services.traffic.busy(target.public_id):
-                            result = await operation(target.adapter, _call(req, target, body))
+                            result = await operation(target.adapter, call)
                     except GatewayError as err:
+                        name_dropped(err.headers, dropped)
                         metrics.observe_upstream(target.provider.name, err.failure)
                         if err.failure is None or err.failure == "4xx":
                             raise  # the client's own request is at fault: never fall through
@@ -102,7 +110,7 @@ async def dispatch(
                         last = err
                         continue
                     metrics.observe_upstream(target.provider.name, "ok")
-                    return result, Served(target, attempts)
+                    return result, Served(target, attempts, dropped)
     except DeadlinePassed:
         raise UpstreamTimeout(
             f"No provider answered '{plan.name}' within the {policy.deadline:g} s deadline.",
@@ -117,8 +125,12 @@ async def dispatch(
     )
 
 
-def _call(req: Request, target: Target, body: dict[str, Any]) -> Call:
-    return Call(req.services.upstream, target.provider, target.model, body)
+def _call(req: Request, target: Target, body: dict[str, Any]) -> tuple[Call, tuple[str, ...]]:
+    """The call to `target`, and the client's fields its parameter policy dropped."""
+    sent, dropped = apply_params(target.params, body)
+    provider = target.provider
+    forwarded = provider.forwarded(req.headers) if provider.forward else NO_HEADERS
+    return Call(req.services.upstream, provider, target.model, sent, forwarded), dropped
 
 
 def _pause(retry: int, policy: Policy, last: GatewayError | None) -> float:

@@ -4,30 +4,59 @@
         "served": true, "strategy": "fallback", "targets": [{...}, ...], "key": {...}}
 
 Every declared target is listed, in order, with its provider's status and whether the
-key may use it, including targets a request would skip (their provider is off). Each
-target is one flat mapping and the text table is built from COLUMNS, so a new fact
-about a target (its cooldown, its price) is one more key and one more column.
+key may use it, including targets a request would skip (their provider is off); a target
+a request would use also shows its cooldown state (`ok`, `cooling (N s left)`, `failing`,
+when the caller could read the store that keeps them: `explain_now`) and the parameter
+policy it is sent under. Each target is one flat mapping and the text table is built
+from COLUMNS, so a new fact about a target (its price) is one more key and one more column.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.access.guard import key_allows, key_may_use
 from engine.config.settings import ClientKey
-from engine.snapshot.model import Plan, Snapshot
+from engine.routing.cooldowns import target_health
+from engine.snapshot.model import Plan, Snapshot, Target
+from engine.stores.base import Cooldowns
 
 Explanation = dict[str, Any]
 FAILURES = ("connect", "timeout", "429", "5xx")  # the order providers.yaml documents
 
 
+async def explain_now(
+    snapshot: Snapshot,
+    store: Cooldowns,
+    kept_in: str,
+    name: str,
+    key: str | None = None,
+    model_type: str = "chat",
+) -> Explanation:
+    """`explain`, with the cooldown state of each target a request would use read from
+    `store` (`kept_in` says where it is: "redis" or "worker memory")."""
+    plan = _plan(snapshot, name, model_type)
+    states = await target_health(store, plan.targets if plan is not None else ())
+    return explain(snapshot, name, key, model_type, cooldowns=states, cooldowns_from=kept_in)
+
+
 def explain(
-    snapshot: Snapshot, name: str, key: str | None = None, model_type: str = "chat"
+    snapshot: Snapshot,
+    name: str,
+    key: str | None = None,
+    model_type: str = "chat",
+    *,
+    cooldowns: Mapping[str, str] | None = None,
+    cooldowns_from: str | None = None,
+    cooldowns_note: str | None = None,
 ) -> Explanation:
     """What a request for `name` (by `key`, if given) would be served by, and why.
 
     `model_type` matters only for `auto`, which names a different model per type.
+    `cooldowns` are the targets' states by PROVIDER/MODEL, read from `cooldowns_from`;
+    without them, `cooldowns_note` says why they are not known.
     """
     plan = _plan(snapshot, name, model_type)
     declared = _declared_alias(snapshot, name)
@@ -48,9 +77,15 @@ def explain(
         result["type"] = plan.targets[0].model.type
         result["fallback_on"] = [f for f in FAILURES if f in plan.fallback_on]
     client = _client_key(snapshot, key, result)
-    live = {t.public_id for t in plan.targets} if plan is not None else set()
+    live = {t.public_id: t for t in plan.targets} if plan is not None else {}
+    result["cooldowns_from"] = cooldowns_from if cooldowns is not None else None
+    if cooldowns is None and cooldowns_note:
+        result["cooldowns_note"] = cooldowns_note
     result["targets"] = [
-        _target(snapshot, target, weight, target in live, client)
+        {
+            **_target(snapshot, target, weight, target in live, client),
+            **_served_as(live.get(target), cooldowns),
+        }
         for target, weight in zip(targets, weights, strict=False)
     ]
     if plan is None:
@@ -113,6 +148,15 @@ def _target(
     }
 
 
+def _served_as(target: Target | None, cooldowns: Mapping[str, str] | None) -> dict[str, Any]:
+    """A used target's cooldown state (when known) and parameter policy; None for both
+    on a target a request skips."""
+    if target is None:
+        return {"cooldown": None, "params": None}
+    state = cooldowns.get(target.public_id) if cooldowns is not None else None
+    return {"cooldown": state, "params": target.params.public()}
+
+
 def _reason(snapshot: Snapshot, name: str, result: Explanation, model_type: str) -> str:
     """Why `name` is not served, in one sentence."""
     targets = result["targets"]
@@ -145,6 +189,22 @@ COLUMNS: tuple[Column, ...] = (
 )
 KEY_COLUMN: Column = ("key", lambda t: "allowed" if t["key_allows"] else "not allowed")
 WEIGHT_COLUMN: Column = ("weight", lambda t: f"{t['weight']:g}")
+COOLDOWN_COLUMN: Column = ("cooldown", lambda t: str(t["cooldown"] or "-"))
+PARAMS_COLUMN: Column = ("params", lambda t: params_text(t["params"]))
+
+
+def params_text(params: Mapping[str, Any] | None) -> str:
+    """A parameter policy in one cell: `defaults max_tokens=1024; drop seed`, or `-`."""
+    if not params:
+        return "-"
+    parts = [
+        f"{section} " + ", ".join(f"{k}={json.dumps(v)}" for k, v in params[section].items())
+        for section in ("defaults", "override")
+        if params[section]
+    ]
+    if params["drop"]:
+        parts.append("drop " + ", ".join(params["drop"]))
+    return "; ".join(parts) or "-"
 
 
 def render_text(result: Explanation) -> str:
@@ -157,9 +217,17 @@ def render_text(result: Explanation) -> str:
         columns = list(COLUMNS)
         if result.get("strategy") == "weighted":
             columns.insert(1, WEIGHT_COLUMN)
+        if result.get("cooldowns_from"):
+            columns.append(COOLDOWN_COLUMN)
+        if any(params_text(t["params"]) != "-" for t in result["targets"]):
+            columns.append(PARAMS_COLUMN)
         if key is not None and key["state"] == "active":
             columns.append(KEY_COLUMN)
         lines += ["", *_table(columns, result["targets"])]
+    if result.get("cooldowns_from"):
+        lines.append(f"\ncooldowns: read from {result['cooldowns_from']}")
+    elif result.get("cooldowns_note"):
+        lines.append(f"\ncooldowns: {result['cooldowns_note']}")
     return "\n".join(lines)
 
 

@@ -203,7 +203,8 @@ OPERATIONS: dict[str, Operation] = {
         query=EXPLAIN_QUERY,
         admin=True,
         description="Alias or model, its targets in order with strategy, each target's "
-        "provider status, and whether a client key may use it (`patchbay explain`).",
+        "provider status, cooldown state and parameter policy, and whether a client key "
+        "may use it (`patchbay explain`).",
     ),
 }
 

@@ -31,6 +31,8 @@ from engine.snapshot.model import (
     Snapshot,
     Target,
 )
+from engine.snapshot.params import ParamPolicy, param_policy, target_params
+from engine.snapshot.policies import REQUEST_FIELDS, request_policy, resolved_values
 from engine.snapshot.secrets import secret_values, url_password
 from engine.snapshot.templates import MessageRenderer, TemplateInvalid, compile_message
 from engine.stores.base import Cooldown
@@ -95,7 +97,10 @@ def compile_snapshot(
             f"default_provider '{settings.default_provider}' (--default-provider or "
             "PATCHBAY_DEFAULT_PROVIDER) is not a provider declared in providers.yaml"
         )
-    plans = _direct_plans(providers, adapters, default_provider)
+    params = {
+        name: target_params(spec) for name, spec in providers_file.get("providers", {}).items()
+    }
+    plans = _direct_plans(providers, adapters, default_provider, params)
     aliases = _alias_plans(providers_file.get("aliases", {}), plans)
     routes = tuple(
         Route(
@@ -215,25 +220,39 @@ def _provider(
         discover=discover,
         local=bool(spec.get("local", False)),
         options={k: _resolved(v, environ) for k, v in options.items()},
+        **request_policy(spec, environ),
     )
 
 
-_PROVIDER_FIELDS = {"kind", "base_url", "api_key", "enabled", "timeout", "models", "local"}
+_PROVIDER_FIELDS = REQUEST_FIELDS | {
+    "kind",
+    "base_url",
+    "api_key",
+    "enabled",
+    "timeout",
+    "models",
+    "local",
+    "params",
+}
 
 
 def _direct_plans(
     providers: Mapping[str, Provider],
     adapters: Mapping[str, Any],
     default_provider: str | None,
+    params: Mapping[str, tuple[ParamPolicy, Mapping[str, ParamPolicy]]],
 ) -> dict[str, Plan]:
-    """`PROVIDER/MODEL`, bare names and `auto:<type>` for every active provider."""
+    """`PROVIDER/MODEL`, bare names and `auto:<type>` for every active provider; each
+    target with its provider's parameter policy under its model's."""
     plans: dict[str, Plan] = {}
     serving: dict[str, list[Target]] = {}
     for provider in providers.values():
         if not provider.active:
             continue
+        own, by_model = params[provider.name]
         for model in provider.models.values():
-            target = Target(provider, model, adapters[provider.name])
+            policy = by_model.get(model.id, own)
+            target = Target(provider, model, adapters[provider.name], policy)
             plans[target.public_id] = _single(target.public_id, target)
             serving.setdefault(model.id, []).append(target)
     for bare, targets in serving.items():
@@ -256,15 +275,17 @@ def _single(name: str, target: Target) -> Plan:
 
 
 def _alias_plans(aliases: Mapping[str, Any], plans: Mapping[str, Plan]) -> dict[str, Plan]:
-    """Aliases over active targets only; an alias with none left is not served."""
+    """Aliases over active targets only; an alias with none left is not served. The
+    alias's parameter policy is layered over each target's."""
     compiled: dict[str, Plan] = {}
     for name, spec in aliases.items():
         if isinstance(spec, str):
             spec = {"targets": [{"model": spec}]}
         elif isinstance(spec, list):
             spec = {"targets": [{"model": m} for m in spec]}
+        policy = param_policy(spec.get("params"))
         live = [
-            (plans[t["model"]].targets[0], t.get("weight", 1))
+            (_under(plans[t["model"]].targets[0], policy), t.get("weight", 1))
             for t in spec["targets"]
             if t["model"] in plans
         ]
@@ -280,6 +301,10 @@ def _alias_plans(aliases: Mapping[str, Any], plans: Mapping[str, Plan]) -> dict[
             **extra,
         )
     return compiled
+
+
+def _under(target: Target, policy: ParamPolicy) -> Target:
+    return replace(target, params=policy.over(target.params)) if policy else target
 
 
 def _search(
@@ -305,7 +330,7 @@ def _search(
                 base_url=base_url or "",
                 api_key=api_key,
                 timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
-                headers=_headers(entry.get("headers", {}), environ),
+                headers=resolved_values(entry.get("headers", {}), environ),
             )
         )
     cache = spec.get("cache", {})
@@ -316,12 +341,6 @@ def _search(
         cache_ttl=float(cache.get("ttl", 0)),
         cache_entries=int(cache.get("max_entries", 1000)),
     )
-
-
-def _headers(declared: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
-    """Extra headers with `${VAR}`s resolved; one whose variable is unset is not sent."""
-    resolved = {name: resolve_env(value, environ) for name, value in declared.items()}
-    return {name: value for name, value in resolved.items() if value is not None}
 
 
 def _error_templates(errors: Mapping[str, Any]) -> dict[str, ErrorTemplate]:

@@ -114,10 +114,11 @@ def _flat(server: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _redacted(value: Any, field: str = "", secret: bool = False) -> Any:
     """`value` with literal secrets hidden and URL credentials masked; references kept."""
     if isinstance(value, dict):
-        inside = secret or field == "headers"
+        inside = secret or field in ("headers", "query")  # values may carry keys
         return {k: _redacted(v, k, inside or k in SECRET_FIELDS) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redacted(v, field, secret) for v in value]
+        names = field == "forward"  # `headers.forward` lists header names, no values
+        return [_redacted(v, field, secret and not names) for v in value]
     if isinstance(value, str):
         if field == "sha256":
             return value[:12] + "..."  # a digest prefix: enough to tell two keys apart

@@ -17,16 +17,19 @@ from engine.formats import OPENAI, WireFormat
 from engine.observe.redact import Redactor
 from engine.providers.base import Model, Provider, ProviderKind
 from engine.search.catalog import Search, WebSearch
+from engine.snapshot.params import NO_PARAMS, ParamPolicy
 from engine.stores.base import Cooldown
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One concrete destination: a provider, its adapter and the upstream model name."""
+    """One concrete destination: a provider, its adapter and the upstream model name, with
+    the parameter policy (provider < model < alias) requests to it are sent under."""
 
     provider: Provider
     model: Model
     adapter: ProviderKind = field(repr=False, compare=False)
+    params: ParamPolicy = NO_PARAMS
 
     @property
     def public_id(self) -> str:
