@@ -43,20 +43,34 @@ class Provider:
     discover: bool = False
     local: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()  # the unset variables that keep it `missing_key`
 
     @property
     def active(self) -> bool:
         return self.status == "active"
 
     def public(self) -> dict[str, Any]:
-        """What `/v1/providers` may show: never the key, never a URL with credentials."""
-        return {
+        """What `/v1/providers` may show: never the key, never a URL with credentials
+        (the names of the variables it waits for are no secret)."""
+        shown = {
             "name": self.name,
             "kind": self.kind,
             "status": self.status,
             "models": [m.id for m in self.models.values()] if self.active else [],
             "discover": self.discover,
         }
+        if self.needs:
+            shown["needs"] = list(self.needs)
+        return shown
+
+    def why_inactive(self) -> str:
+        """Why its models are not served, in words for an error message or a log line."""
+        if self.status == "disabled":
+            return f"provider '{self.name}' is switched off (enabled: false in providers.yaml)"
+        variables = " and ".join(self.needs) or "its key"
+        return (
+            f"provider '{self.name}' needs {variables} set in the environment Patchbay starts with"
+        )
 
 
 @dataclass(frozen=True, slots=True)
