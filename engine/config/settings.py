@@ -67,6 +67,7 @@ class Settings:
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    log_format: str = "text"  # text for people, json for machines
     default_provider: str | None = None
     base_url: str = ""
     debug: bool = False
@@ -91,6 +92,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+LOG_FORMATS = ("text", "json")
 
 
 def _parse(name: str, annotation: str, raw: Any) -> Any:
@@ -124,6 +126,10 @@ def _check(settings: Settings) -> None:
     if settings.log_level not in LOG_LEVELS:
         raise SettingError(
             f"log_level: {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"
+        )
+    if settings.log_format not in LOG_FORMATS:
+        raise SettingError(
+            f"log_format: {settings.log_format!r} is not one of {', '.join(LOG_FORMATS)}"
         )
     if settings.base_url and not settings.base_url.startswith("/"):
         raise SettingError(f"base_url: {settings.base_url!r} must start with '/'")
