@@ -24,6 +24,7 @@ from engine.http.rendering import render_error
 from engine.providers.base import Provider
 from engine.routing.cooldowns import health
 from engine.runtime import Runtime
+from engine.site.markdown import markdown_block, markdown_inline
 from engine.site.openapi import openapi_document
 from engine.snapshot.model import Snapshot
 from engine.snapshot.templates import Pages
@@ -199,7 +200,9 @@ class Site:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.directory = templates_dir()
-        self.pages = Pages(self.directory)
+        self.pages = Pages(
+            self.directory, {"markdown": markdown_block, "markdown_inline": markdown_inline}
+        )
 
     def views(self, snapshot: Snapshot, urls: PageUrls) -> dict[str, PageView]:
         table: dict[str, PageView] = {urls.landing: self.landing, urls.status: self.status}
