@@ -237,6 +237,14 @@ def test_schemas_echo_cannot_satisfy_are_a_400_naming_the_place(url: str) -> Non
     status, error = status_of({"type": "string", "pattern": "^[0-9]+$"})
     assert status == 400 and error["code"] == "unsupported_schema"
     assert "pattern" in error["message"]
+    # Schemas that would take gigabytes are refused before anything big is made.
+    for huge in (
+        {"type": "array", "minItems": 10**9},
+        {"type": "string", "minLength": 10**9},
+        {"type": "array", "minItems": 1000, "items": {"type": "array", "minItems": 1000}},
+    ):
+        status, error = status_of(huge)
+        assert status == 400 and error["code"] == "unsupported_schema", huge
 
 
 def test_stream_sends_tool_calls_as_argument_deltas(client: openai.OpenAI) -> None:

@@ -71,8 +71,11 @@ def last_text(body: Mapping[str, Any], role: str = "user") -> str:
 def agent_turns(body: Mapping[str, Any], choices: int) -> list[Turn] | None:
     """The turns for tool calls or structured output; None when the reply is text."""
     said = last_text(body)
-    seed = _seed(body)
     tools = _tools_to_call(body, said)
+    answer_format = body.get("response_format") or {}
+    if not tools and answer_format.get("type") not in ("json_schema", "json_object"):
+        return None
+    seed = _seed(body)
     if tools:
         return [
             Turn(
@@ -82,7 +85,6 @@ def agent_turns(body: Mapping[str, Any], choices: int) -> list[Turn] | None:
             )
             for i in range(choices)
         ]
-    answer_format = body.get("response_format") or {}
     if answer_format.get("type") == "json_schema":
         schema = answer_format["json_schema"].get("schema", {"type": "object"})
         where = "response_format.json_schema.schema"
@@ -90,9 +92,7 @@ def agent_turns(body: Mapping[str, Any], choices: int) -> list[Turn] | None:
             Turn(_dumps(_instance(schema, said, _rng(seed, i, "response_format"), where)))
             for i in range(choices)
         ]
-    if answer_format.get("type") == "json_object":
-        return [Turn(_dumps({"message": said}))] * choices
-    return None
+    return [Turn(_dumps({"message": said}))] * choices  # json_object
 
 
 def said_last(body: Mapping[str, Any]) -> str:

@@ -1,11 +1,12 @@
 """A deterministic instance of a JSON Schema: the arguments echo puts in a tool call and
 the object it answers a `json_schema` response format with.
 
-Free text is what the caller said (the last user message); numbers, booleans and enum
-picks are drawn from a generator the caller seeds, so one request always gets one answer.
-Past NESTING levels an object keeps only its required properties and an array only its
-`minItems`, so that recursive schemas end. What cannot be satisfied here (a remote
-`$ref`, a `false` schema) raises Unsatisfiable; the caller validates the instance anyway.
+Free text is what the caller said (the last user message, its first FREE_TEXT
+characters); numbers, booleans and enum picks are drawn from a generator the caller
+seeds, so one request always gets one answer. Past NESTING levels an object keeps only
+its required properties and an array only its `minItems`, so that recursive schemas end.
+What cannot be satisfied here (a remote `$ref`, a `false` schema, an instance past the
+Budget) raises Unsatisfiable; the caller validates the instance anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any
 
 NESTING = 4  # levels below which only what is required is generated
 DEEPEST = 32  # a required property that recurses forever stops here
+MOST_VALUES = 10_000  # an instance is at most this many values...
+MOST_CHARS = 1 << 20  # ...and this many characters of strings: a schema cannot ask for more
+FREE_TEXT = 1000  # characters of the caller's text that a free-text string repeats
 SPAN = 100  # width of a number range that has one bound or none
 FORMATS = {
     "date-time": "2025-01-01T12:00:00Z",
@@ -36,25 +40,51 @@ class Unsatisfiable(ValueError):
     """The schema asks for something echo does not generate; the message says what."""
 
 
+class Budget:
+    """What is left to spend on one instance; overspending is Unsatisfiable."""
+
+    def __init__(self) -> None:
+        self.values = MOST_VALUES
+        self.chars = MOST_CHARS
+
+    def value(self) -> None:
+        self.values -= 1
+        self._check()
+
+    def text(self, length: int) -> None:
+        self.chars -= length
+        self._check()
+
+    def _check(self) -> None:
+        if self.values < 0 or self.chars < 0:
+            raise Unsatisfiable(
+                f"an instance larger than {MOST_VALUES} values or {MOST_CHARS} characters"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
-    """What an instance is made of: the caller's text, a seeded generator, the root schema."""
+    """What an instance is made of: the caller's text, a seeded generator, the root
+    schema, and the budget it must fit."""
 
     text: str
     rng: random.Random
     root: Mapping[str, Any]
+    budget: Budget
 
 
 def instance_of(schema: Any, text: str, rng: random.Random) -> Any:
     """An instance of `schema` (a JSON Schema as a dict, or true/false)."""
     root = schema if isinstance(schema, Mapping) else {}
-    return _value(schema, Source(text, rng, root), 0)
+    return _value(schema, Source(text[:FREE_TEXT], rng, root, Budget()), 0)
 
 
 def _value(schema: Any, source: Source, depth: int) -> Any:
     if depth > DEEPEST:
         raise Unsatisfiable(f"nesting deeper than {DEEPEST} levels (a required recursion?)")
+    source.budget.value()
     if schema is True or schema == {}:
+        source.budget.text(len(source.text))
         return source.text
     if not isinstance(schema, Mapping):
         raise Unsatisfiable("a schema that allows nothing (false)")
@@ -154,6 +184,8 @@ def _array(schema: Mapping[str, Any], source: Source, depth: int) -> list[Any]:
     items = schema.get("items", True)
     low = int(schema.get("minItems", 0))
     high = int(schema.get("maxItems", max(low, 1)))
+    if low > MOST_VALUES:
+        raise Unsatisfiable(f"minItems {low}, above {MOST_VALUES}")
     count = max(low, len(prefix)) if depth >= NESTING else max(low, min(high, 1), len(prefix))
     values = [
         _value(prefix[i] if i < len(prefix) else items, source, depth + 1) for i in range(count)
@@ -210,6 +242,7 @@ def _string(schema: Mapping[str, Any], source: Source) -> str:
         return str(uuid.UUID(int=source.rng.getrandbits(128), version=4))
     text = FORMATS.get(str(schema.get("format")), source.text)
     shortest, longest = int(schema.get("minLength", 0)), schema.get("maxLength")
+    source.budget.text(max(len(text), shortest))  # before a long string is made
     if len(text) < shortest:
         text = (text or "echo").ljust(shortest, ".")
     if longest is not None:
