@@ -1,7 +1,7 @@
 """Every example in the README and on the landing page runs as written.
 
-The examples run against Patchbay serving the shipped config, with DuckDuckGo played
-by a fake on loopback. The one thing changed is the address: the README says
+The examples run against Patchbay serving the shipped config, with the search engines
+played by fakes on loopback. The one thing changed is the address: the README says
 http://127.0.0.1:8000, the server here listens on a free port. The landing page's
 snippets are taken from the page as a browser renders them (they carry the page's own
 address). YAML examples are merged into the shipped files and must pass
@@ -25,9 +25,11 @@ import yaml
 from playwright.sync_api import sync_playwright
 
 from engine.cli import main as patchbay
-from tests.fakes.search_servers import FakeDuckDuckGo
+from engine.config.yamlfile import parse_yaml
+from tests.fakes.search_servers import BRAVE_TOKEN
 from tests.harness import gateway
 from tests.pages_harness import SHIPPED
+from tests.search_harness import running_fakes
 
 README = (SHIPPED / "README.md").read_text()
 ADDRESS = "http://127.0.0.1:8000"
@@ -60,15 +62,23 @@ def curl_examples() -> list[str]:
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Patchbay on the shipped config, keyless, with DuckDuckGo on loopback."""
+    """Patchbay on the shipped config, with no provider key, and the shipped search
+    engines played by fakes on loopback (Brave with its key)."""
     config = tmp_path_factory.mktemp("readme") / "cfg"
     (config / "config").mkdir(parents=True)
     for name in ("routes.yaml", "config/server.yaml"):
         shutil.copy(SHIPPED / name, config / name)
     environ = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))}
-    with FakeDuckDuckGo().in_thread() as duckduckgo:
+    environ["BRAVE_API_KEY"] = BRAVE_TOKEN
+    with running_fakes() as fakes:
         providers = yaml.safe_load((SHIPPED / "providers.yaml").read_text())
-        providers["search"]["engines"]["duckduckgo"]["base_url"] = duckduckgo.url
+        engines = providers["search"]["engines"]
+        for name, fake in (
+            ("brave", fakes.brave),
+            ("duckduckgo", fakes.ddg),
+            ("wikipedia", fakes.wiki),
+        ):
+            engines[name]["base_url"] = fake.url
         (config / "providers.yaml").write_text(yaml.safe_dump(providers, sort_keys=False))
         with gateway(config, environ=environ) as base:
             yield base
@@ -124,21 +134,22 @@ def test_readme_stream_example_ends_with_the_usage(url: str) -> None:
 
 @pytest.mark.parametrize("index", range(len(blocks("yaml"))))
 def test_readme_yaml_examples_are_valid_config(tmp_path: Path, index: int) -> None:
-    example = yaml.safe_load(blocks("yaml")[index])
+    example = _yaml("README.md", blocks("yaml")[index].encode())
     config = tmp_path / "cfg"
     (config / "config").mkdir(parents=True)
     shutil.copy(SHIPPED / "routes.yaml", config / "routes.yaml")
-    server_keys = set(yaml.safe_load((SHIPPED / "config" / "server.yaml").read_text()))
-    for name in ("providers.yaml", "config/server.yaml"):
-        shipped = yaml.safe_load((SHIPPED / name).read_text())
-        belongs = (
-            set(example) <= server_keys
-            if name.startswith("config")
-            else not (set(example) <= server_keys)
-        )
-        merged = _merged(shipped, example) if belongs else shipped
+    server_keys = set(_yaml("server.yaml", (SHIPPED / "config" / "server.yaml").read_bytes()))
+    for_server = set(example) <= server_keys
+    for name, takes in (("providers.yaml", not for_server), ("config/server.yaml", for_server)):
+        shipped = _yaml(name, (SHIPPED / name).read_bytes())
+        merged = _merged(shipped, example) if takes else shipped
         (config / name).write_text(yaml.safe_dump(merged, sort_keys=False))
     assert patchbay(["check", "--config-dir", str(config)]) == 0
+
+
+def _yaml(name: str, text: bytes) -> Any:
+    """YAML read as Patchbay reads it (`on` is a string, as in YAML 1.2)."""
+    return parse_yaml(name, text).data
 
 
 def _merged(base: Any, extra: Any) -> Any:
