@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.harness import free_port
 from tests.pages_harness import SHIPPED, fetch, wait_for
@@ -118,7 +119,9 @@ def test_the_summary_then_reloads_in_one_text_format_and_no_line_twice(tmp_path:
     assert "providers: 2 active (echo, groq) · switched off: pollinations, ollama" in text
     assert "missing a key: openai (set OPENAI_API_KEY)" in text
     assert "cloudflare (set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)" in text
-    assert "models: 4 served (3 chat, 1 embedding) and 2 aliases (fast, smart)" in text
+    aliases = list(yaml.safe_load(shipped)["aliases"])  # each keeps an active target
+    served = f"models: 4 served (3 chat, 1 embedding) and {len(aliases)} aliases"
+    assert f"{served} ({', '.join(aliases)})" in text
     applied = next(line for line in lines if "applied" in line)
     assert "providers.yaml changed: provider groq switched off" in applied
     assert "models removed: groq/llama-3.1-8b-instant, groq/llama-3.3-70b-versatile" in applied

@@ -5,7 +5,7 @@ A few log lines, each with its facts as `fields` for `log_format: json`:
     Patchbay 0.1.0 serving http://127.0.0.1:8000 (config /srv/patchbay, hash 3f2a9c1b7d4e)
     pages: http://127.0.0.1:8000/ · docs http://127.0.0.1:8000/docs · reference ...
     providers: 1 active (echo) · switched off: ollama · missing a key: groq (set GROQ_API_KEY)
-    models: 2 served (1 chat, 1 embedding) and 2 aliases (fast, smart)
+    models: 2 served (1 chat, 1 embedding) and 3 aliases (fast, smart, web)
 """
 
 from __future__ import annotations
