@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.version import __version__
+
 if TYPE_CHECKING:
     from quart import Quart
-
-__version__ = "0.1.0"
 
 
 def create_app(config_dir: Any = None, **overrides: Any) -> Quart:

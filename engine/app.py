@@ -13,9 +13,11 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import GatewayError, InternalError, MethodNotAllowed, NotFound
 from engine.formats import OPENAI
 from engine.front import REQUEST_ID_KEY, Front
+from engine.live.reload import logging_of
 from engine.observe.logs import configure_logging
 from engine.runtime import Runtime
 from engine.site.pages import install_pages
+from engine.site.summary import log_startup
 
 
 def create_app(
@@ -32,15 +34,16 @@ def create_app(
     env = dict(os.environ if environ is None else environ)
     directory = Path(config_dir or env.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
     runtime = Runtime(directory, environ=env, overrides=overrides)
-    settings = runtime.snapshot.settings
-    # The Quart app's logger (named after this module) logs tracebacks of page faults.
-    configure_logging("debug" if settings.debug else settings.log_level, __name__)
+    configure_logging(*logging_of(runtime.snapshot.settings))
     app = Quart(__name__)
     app.config["PATCHBAY_RUNTIME"] = runtime
 
     @app.before_serving
     async def start() -> None:
         await runtime.start()
+        status = runtime.reloader.status
+        errors = status.last_error if status.from_last_good else []
+        log_startup(runtime.snapshot, directory, errors)
 
     @app.after_serving
     async def stop() -> None:

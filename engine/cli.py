@@ -1,4 +1,4 @@
-"""`patchbay serve|check|routes|models|explain|schema` (also `python -m engine`)."""
+"""`patchbay serve|check|routes|models|explain|schema|init` (also `python -m engine`)."""
 
 from __future__ import annotations
 
@@ -11,45 +11,128 @@ from typing import Any
 
 from engine import commands as authoring
 from engine.config import ConfigInvalid, read_sources
-from engine.config.settings import SettingError, check_given_settings
+from engine.config.settings import (
+    ENV_PREFIX,
+    LOG_LEVELS,
+    SettingError,
+    Settings,
+    check_given_settings,
+)
+from engine.config.shipped import ShippedMissing, write_starter
 from engine.handlers import WIRE_FORMATS
 from engine.live.reload import build_snapshot
 from engine.snapshot.model import Snapshot
+from engine.version import __version__
 
 # Flags of `serve` that are settings; each is passed to workers as its PATCHBAY_* variable.
 SERVE_SETTINGS = ("host", "port", "workers", "log_level", "default_provider", "base_url", "debug")
 
 
+DESCRIPTION = "Patchbay: an OpenAI-compatible API gateway whose whole surface is declared in YAML."
+EPILOG = (
+    "Start with: patchbay init mydir && patchbay serve --config-dir mydir. "
+    "Every serve setting is also a PATCHBAY_* variable and a key in config/server.yaml; "
+    "the command line beats the variable, which beats the file."
+)
+
+
+def _setting(name: str, what: str) -> str:
+    """Help for a flag that is also a setting: what it is, and where its default comes from."""
+    default = getattr(Settings(), name)
+    shown = "none" if default in (None, "") else str(default).lower()
+    variable = ENV_PREFIX + name.upper()
+    return f"{what} (default: ${variable}, else {name} in config/server.yaml, else {shown})"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="patchbay", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="patchbay", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"patchbay {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     config_dir = argparse.ArgumentParser(add_help=False)
     config_dir.add_argument(
         "--config-dir",
-        help="directory holding routes.yaml etc. (default: $PATCHBAY_CONFIG_DIR or .)",
+        metavar="DIR",
+        help="the config directory, holding routes.yaml, providers.yaml and "
+        "config/server.yaml (default: $PATCHBAY_CONFIG_DIR, else the current directory)",
     )
-    serve = commands.add_parser("serve", parents=[config_dir], help="serve with Hypercorn")
-    serve.add_argument("--host")
-    serve.add_argument("--port")
-    serve.add_argument("--workers")
-    serve.add_argument("--log-level")
-    serve.add_argument("--default-provider")
-    serve.add_argument("--base-url", help="prefix for every route, e.g. /api")
-    serve.add_argument("--debug", action="store_const", const="true")
-    serve.add_argument("--no-watch", action="store_true", help="do not follow config changes")
+    serve = commands.add_parser(
+        "serve",
+        parents=[config_dir],
+        help="serve the API, following edits of the config directory",
+        description="Serve the API with Hypercorn; edits of the config directory apply live.",
+    )
+    serve.add_argument("--host", metavar="HOST", help=_setting("host", "address to listen on"))
+    serve.add_argument("--port", metavar="PORT", help=_setting("port", "TCP port to listen on"))
+    serve.add_argument("--workers", metavar="N", help=_setting("workers", "worker processes"))
     serve.add_argument(
-        "--poll", action="store_true", help="watch by polling (Docker Desktop, WSL, NFS)"
+        "--log-level",
+        choices=LOG_LEVELS,
+        help=_setting("log_level", "the least severe level logged"),
     )
-    check = commands.add_parser("check", parents=[config_dir], help="validate every config file")
-    authoring.add_check_options(check)
+    serve.add_argument(
+        "--default-provider",
+        metavar="NAME",
+        help="the provider serving auto and bare model names (default: "
+        "$PATCHBAY_DEFAULT_PROVIDER, else config/server.yaml, else defaults.provider "
+        "in providers.yaml)",
+    )
+    serve.add_argument(
+        "--base-url",
+        metavar="PREFIX",
+        help=_setting("base_url", "a prefix for every route, e.g. /api"),
+    )
+    serve.add_argument(
+        "--debug",
+        action="store_const",
+        const="true",
+        help=_setting("debug", "log at debug level, whatever the log level"),
+    )
+    serve.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not follow edits of the config directory; SIGHUP and POST /admin/reload "
+        "still re-read it (default: watch.enabled in config/server.yaml, else watching)",
+    )
+    serve.add_argument(
+        "--poll",
+        action="store_true",
+        help="watch by polling, for Docker Desktop, WSL and network filesystems "
+        "(default: watch.polling in config/server.yaml, else file events)",
+    )
+    parsers = {}
+    for name, what in (
+        ("check", "validate every config file; print file:line:col: message per problem"),
+        ("routes", "print the compiled route table"),
+        ("models", "print the model ids that would be served"),
+    ):
+        parsers[name] = commands.add_parser(
+            name, parents=[config_dir], help=what, description=what.capitalize() + "."
+        )
+    authoring.add_check_options(parsers["check"])
     authoring.add_commands(commands, config_dir)
-    commands.add_parser("routes", parents=[config_dir], help="print the compiled route table")
-    commands.add_parser("models", parents=[config_dir], help="print the model ids served")
+    init = commands.add_parser(
+        "init",
+        help="write the shipped, commented config files into a directory",
+        description="Write routes.yaml, providers.yaml and config/server.yaml, as shipped "
+        "and commented, into DIR; then serve them with patchbay serve --config-dir DIR.",
+    )
+    init.add_argument(
+        "dir",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="where to write (default: the current directory)",
+    )
+    init.add_argument(
+        "--force", action="store_true", help="overwrite files that exist (default: refuse)"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "init":
+        return _init(Path(args.dir), force=args.force)
     environ = dict(os.environ)
     directory = Path(args.config_dir or environ.get("PATCHBAY_CONFIG_DIR", ".")).resolve()
     overrides = _overrides(args) if args.command == "serve" else {}
@@ -80,6 +163,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "explain":
         return authoring.print_explanation(args, snapshot)
     return _serve(directory, environ, overrides, snapshot)
+
+
+def _init(directory: Path, *, force: bool) -> int:
+    try:
+        written = write_starter(directory, force=force)
+    except FileExistsError as exc:
+        print(f"patchbay: {exc}; --force overwrites it", file=sys.stderr)
+        return 1
+    except (ShippedMissing, OSError) as exc:
+        print(f"patchbay: cannot write the config: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    where = "" if directory.resolve() == Path.cwd() else f" --config-dir {directory}"
+    print(f"next: patchbay serve{where}")
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from engine.config.schema import SCHEMA_NAMES, schema_file
 from engine.config.settings import SettingError, resolve_settings
 from engine.handlers import HANDLER_NAMES, WIRE_FORMATS
 from engine.live.reload import build_snapshot
+from engine.modeltypes import MODEL_TYPES
 from engine.providers import KINDS
 from engine.routing.explain import explain, explain_now, render_text
 from engine.snapshot import diff as configdiff
@@ -43,25 +44,47 @@ def add_commands(commands: Any, config_dir: argparse.ArgumentParser) -> None:
     schema = commands.add_parser("schema", help="print a config file's JSON Schema")
     schema.set_defaults(config_dir=None)  # reads no config
     schema.add_argument(
-        "name", nargs="?", choices=SCHEMA_NAMES, help="without it: where each schema is installed"
+        "name",
+        nargs="?",
+        choices=SCHEMA_NAMES,
+        help="which file's schema (default: list where each schema is installed)",
     )
     model = commands.add_parser(
         "explain", parents=[config_dir], help="show how a model name resolves"
     )
-    model.add_argument("model", help="a PROVIDER/MODEL, an alias, a bare model name or auto")
-    model.add_argument("--key", help="the name of a client key from config/server.yaml")
-    model.add_argument("--type", default="chat", choices=("chat", "image", "embedding"))
-    model.add_argument("--json", action="store_true", help="print JSON, as GET /admin/explain")
+    model.add_argument(
+        "model", help="a PROVIDER/MODEL, an alias, a bare model name or auto (no default)"
+    )
+    model.add_argument(
+        "--key", help="the name of a client key from config/server.yaml (default: none)"
+    )
+    model.add_argument(
+        "--type",
+        default="chat",
+        choices=tuple(MODEL_TYPES),
+        help="the model type auto stands for (default: chat)",
+    )
+    model.add_argument(
+        "--json", action="store_true", help="print JSON, as GET /admin/explain (default: text)"
+    )
 
 
 def add_check_options(check: argparse.ArgumentParser) -> None:
     """`check --against URL` and `check --diff`: what a reload would change on a gateway."""
     target = check.add_mutually_exclusive_group()
-    target.add_argument("--against", metavar="URL", help="a running gateway, e.g. http://host:8000")
     target.add_argument(
-        "--diff", action="store_true", help="against the gateway these files describe (host:port)"
+        "--against",
+        metavar="URL",
+        help="a running gateway to compare with, e.g. http://host:8000 (default: none)",
     )
-    check.add_argument("--json", action="store_true", help="print the changes as JSON")
+    target.add_argument(
+        "--diff",
+        action="store_true",
+        help="compare with the gateway these files describe, at their host:port (default: off)",
+    )
+    check.add_argument(
+        "--json", action="store_true", help="print the changes as JSON (default: text)"
+    )
 
 
 def run_early(args: argparse.Namespace, directory: Path, environ: Mapping[str, str]) -> int | None:

@@ -96,7 +96,17 @@ class Front:
         elapsed = time.perf_counter() - started
         self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
         if snapshot.settings.request_logging:
-            log.info("%s %s %s %.1fms id=%s", method, path, status, elapsed * 1000, request_id)
+            ms = round(elapsed * 1000, 1)
+            fields = {"method": method, "path": path, "status": status, "ms": ms, "id": request_id}
+            log.info(
+                "%s %s %s %.1fms id=%s",
+                method,
+                path,
+                status,
+                ms,
+                request_id,
+                extra={"fields": fields},
+            )
 
     async def _answer(
         self,

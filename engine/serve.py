@@ -20,6 +20,7 @@ from typing import Any
 from hypercorn.config import Config
 
 from engine.config.settings import Settings
+from engine.observe.logs import server_logger
 from engine.observe.metrics import MULTIPROC_ENV, prepare_multiprocess
 
 log = logging.getLogger("patchbay")
@@ -58,7 +59,7 @@ def hypercorn_config(settings: Settings) -> ServerConfig:
     config.keep_alive_timeout = settings.keep_alive_timeout
     config.loglevel = settings.log_level.upper()
     config.accesslog = None  # Patchbay logs requests itself (request_logging)
-    config.errorlog = "-"
+    config.errorlog = server_logger()  # its lines in the same format as ours
     return config
 
 

@@ -196,3 +196,39 @@ def test_docs_render_every_operation_offline(page: Page, url: str) -> None:
     page.goto(url + "/redoc")
     expect(page.locator("section.op")).to_have_count(operations)
     screenshot(page, "reference.png")
+
+
+SCROLL_SETTLED = """() => new Promise((done) => {
+  const y = window.scrollY;
+  requestAnimationFrame(() => requestAnimationFrame(() => done(y > 0 && window.scrollY === y)));
+})"""
+
+
+def _covered_by_the_bar(page: Page, selector: str) -> bool:
+    """Whether the sticky bar hides the top of `selector` (the bar scrolled away hides nothing)."""
+    bar = page.locator(".topbar").bounding_box()
+    target = page.locator(selector).bounding_box()
+    assert bar is not None and target is not None
+    return bar["y"] + bar["height"] > target["y"] >= bar["y"]
+
+
+def test_a_linked_operation_starts_below_the_bar_on_both_docs_pages(page: Page, url: str) -> None:
+    page.goto(url + "/docs#/Models/models_list")
+    heading = "#operations-Models-models_list .opblock-summary"
+    expect(page.locator(heading)).to_be_visible(timeout=WAIT_MS)
+    # Swagger scrolls to the operation, animated: wait until a frame no longer moves it.
+    page.wait_for_function(SCROLL_SETTLED)
+    assert not _covered_by_the_bar(page, heading)
+    screenshot(page, "docs-linked-operation.png")
+    page.goto(url + "/redoc#models_list")
+    expect(page.locator("#models_list")).to_be_visible()
+    assert not _covered_by_the_bar(page, "#models_list h2")
+
+
+def test_the_reference_renders_the_markdown_of_descriptions(page: Page, url: str) -> None:
+    page.goto(url + "/redoc")
+    texts = page.locator("section.op").all_inner_texts()
+    assert texts and not [t for t in texts if "`" in t]
+    chat = page.locator("#chat_completions")
+    expect(chat.locator("p code", has_text="stream: true")).to_have_count(1)
+    expect(chat.locator("td code", has_text="max_request_size")).to_have_count(1)

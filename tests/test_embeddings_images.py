@@ -142,7 +142,8 @@ def test_no_active_model_of_the_kind_asked_for_says_so(tmp_path: Path) -> None:
     assert status == 404
     message = json.loads(raw)["error"]["message"]
     assert message == (
-        "The model 'echo/echo-1' does not exist or is switched off. No image model is active."
+        "'echo/echo-1' is a chat model; for image generation, use an image model. "
+        "No image model is active."
     )
 
 

@@ -81,6 +81,7 @@ class Settings:
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    log_format: str = "text"  # text for people, json for machines
     default_provider: str | None = None
     base_url: str = ""
     debug: bool = False
@@ -114,6 +115,7 @@ _FALSE = {"0", "false", "no", "off"}
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 STORE_BACKENDS = ("none", "memory", "redis")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+LOG_FORMATS = ("text", "json")
 
 
 def _parse(name: str, annotation: str, raw: Any) -> Any:
@@ -154,7 +156,13 @@ def _check(settings: Settings) -> None:
         raise SettingError(f"workers: must be at least 1, got {settings.workers}")
     # String values are not quoted: one may have come from a variable holding a secret.
     if settings.log_level not in LOG_LEVELS:
-        raise SettingError(f"log_level: must be one of {', '.join(LOG_LEVELS)}")
+        raise SettingError(
+            f"log_level: {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"
+        )
+    if settings.log_format not in LOG_FORMATS:
+        raise SettingError(
+            f"log_format: {settings.log_format!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
     if settings.base_url and not settings.base_url.startswith("/"):
         raise SettingError("base_url: must start with '/'")
     for name in POSITIVE_SETTINGS:

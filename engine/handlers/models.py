@@ -87,7 +87,9 @@ async def get_model(req: Request) -> Response:
     snapshot = req.snapshot
     visible = _visible(req)
     if model_id not in visible:
-        plan = snapshot.resolve(model_id)  # raises ModelNotFound with suggestions
+        plan = snapshot.plans.get(model_id)
+        if plan is None:
+            raise snapshot.not_found(model_id)  # with suggestions, and why when known
         # Served, but not to this client key: to it the model does not exist.
         raise snapshot.not_found(model_id, plan.targets[0].model.type, among=visible)
     if req.headers.get("anthropic-version"):

@@ -24,7 +24,8 @@ from engine.config import (
     read_sources,
 )
 from engine.config.fragments import FRAGMENT_DIRS
-from engine.config.settings import LISTENER_SETTINGS, SettingError
+from engine.config.settings import LISTENER_SETTINGS, SettingError, Settings
+from engine.live.changes import changed_files, what_changed
 from engine.live.lastgood import LastGood, fallback_state_dir, state_dir_of
 from engine.observe.logs import configure_logging
 from engine.providers import KINDS
@@ -135,14 +136,9 @@ class Reloader:
                 snapshot = build_snapshot(stored, self.handlers, self.environ, self.overrides)
             except ConfigInvalid:
                 raise invalid from None  # the files' problems are the ones to fix
+            # Said once, loudly, by the start-up summary (engine/site/summary.py).
             self._record(invalid, None)
             self.status.from_last_good = True
-            log.warning(
-                "CONFIG ON DISK IS INVALID; serving the last good config %s from %s:\n%s",
-                snapshot.hash[:12],
-                state_dir,
-                "\n".join(self.status.last_error),
-            )
             return snapshot, stored
 
     async def reload(self, *, force: bool = False) -> Outcome:
@@ -167,7 +163,13 @@ class Reloader:
             source = read_sources(self.directory)
             self.last_read = source.hash
             if source.hash == self.snapshot.hash and not force:
-                self._clear_error()  # what is served (also: a bad edit was reverted)
+                if self.status.last_error:  # a bad edit was reverted
+                    log.info(
+                        "config fixed: the files are back to the served config %s",
+                        self.snapshot.hash[:12],
+                        extra={"fields": {"event": "config_fixed", "hash": self.snapshot.hash}},
+                    )
+                self._clear_error()
                 return self._counted("unchanged")
             if source.hash == self._rejected and not force:
                 return self._counted("unchanged")  # the same bad bytes: the error stands
@@ -183,14 +185,43 @@ class Reloader:
         self._note_listener_changes(fresh)
         # Disk and status first: whoever sees the new snapshot can rely on both.
         self._persist(source, fresh)
+        fixed = bool(self.status.last_error)
         self._clear_error()
         self._counted("applied")
-        previous, self.snapshot = self.snapshot, fresh  # the swap: one assignment
+        previous, served = self.snapshot, self._served
+        self.snapshot = fresh  # the swap: one assignment
         self._served = source
-        if fresh.settings.log_level != previous.settings.log_level:
-            configure_logging(fresh.settings.log_level)  # logging lives outside the snapshot
-        log.info("config %s applied (%s)", fresh.hash[:12], ", ".join(fresh.sources))
+        if logging_of(fresh.settings) != logging_of(previous.settings):
+            configure_logging(*logging_of(fresh.settings))  # logging lives outside the snapshot
+        self._log_applied(previous, served, fresh, source, fixed)
         return "applied"
+
+    def _log_applied(
+        self,
+        previous: Snapshot,
+        served: ConfigSource,
+        fresh: Snapshot,
+        source: ConfigSource,
+        fixed: bool,
+    ) -> None:
+        files = changed_files(served, source)
+        changes = what_changed(previous, fresh) or ["nothing served changed"]
+        log.info(
+            "config %s applied%s: %s changed: %s",
+            fresh.hash[:12],
+            " (the errors are fixed)" if fixed else "",
+            ", ".join(files) or "no file",
+            "; ".join(changes),
+            extra={
+                "fields": {
+                    "event": "config_applied",
+                    "hash": fresh.hash,
+                    "files": files,
+                    "changes": changes,
+                    "fixed": fixed,
+                }
+            },
+        )
 
     def _refuse_vanished(self, source: ConfigSource) -> None:
         """A served file that is now missing or empty is a change in progress, never applied.
@@ -222,6 +253,7 @@ class Reloader:
                 "config rejected, still serving %s:\n%s",
                 self.snapshot.hash[:12],
                 "\n".join(errors),
+                extra={"fields": {"event": "config_rejected", "problems": errors}},
             )
         self._record(invalid, source)
 
@@ -262,6 +294,12 @@ class Reloader:
             "restart_needed": status.restart_needed,
             "reloads": status.reloads,
         }
+
+
+def logging_of(settings: Settings) -> tuple[str, str, int]:
+    """configure_logging's arguments for `settings`: level, format, worker count."""
+    level = "debug" if settings.debug else settings.log_level
+    return level, settings.log_format, settings.workers
 
 
 def fingerprint(directory: Path) -> str:

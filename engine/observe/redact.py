@@ -9,14 +9,12 @@ worth blanking every word they match, and are left alone.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 FRAGMENT = 8  # characters: the shortest run of a secret that is taken out
 PROBE = FRAGMENT // 2
 MASK = "***"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class Redactor:
@@ -88,18 +86,3 @@ def _fold(text: str) -> str:
     if len(folded) == len(text):
         return folded
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
-class RedactingFormatter(logging.Formatter):
-    """Formats a record whole (message, arguments, traceback), then masks the secrets of
-    every config served in this process (`sources`: one current Redactor per app)."""
-
-    def __init__(self) -> None:
-        super().__init__(LOG_FORMAT)
-        self.sources: list[Callable[[], Redactor]] = []
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for current in self.sources:
-            text = current()(text)
-        return text

@@ -65,6 +65,7 @@ class Provider:
     forward: tuple[str, ...] = ()  # client headers passed on when present, as declared
     auth: UpstreamAuth | None = None  # None: the kind's own way of sending the key
     query: str = ""  # `query:` url-encoded, added to every URL under base_url
+    needs: tuple[str, ...] = ()  # the unset variables that keep it `missing_key`
 
     @property
     def active(self) -> bool:
@@ -85,14 +86,27 @@ class Provider:
         return f"{url}{'&' if '?' in url else '?'}{self.query}"
 
     def public(self) -> dict[str, Any]:
-        """What `/v1/providers` may show: never the key, never a URL with credentials."""
-        return {
+        """What `/v1/providers` may show: never the key, never a URL with credentials
+        (the names of the variables it waits for are no secret)."""
+        shown = {
             "name": self.name,
             "kind": self.kind,
             "status": self.status,
             "models": [m.id for m in self.models.values()] if self.active else [],
             "discover": self.discover,
         }
+        if self.needs:
+            shown["needs"] = list(self.needs)
+        return shown
+
+    def why_inactive(self) -> str:
+        """Why its models are not served, in words for an error message or a log line."""
+        if self.status == "disabled":
+            return f"provider '{self.name}' is switched off (enabled: false in providers.yaml)"
+        variables = " and ".join(self.needs) or "its key"
+        return (
+            f"provider '{self.name}' needs {variables} set in the environment Patchbay starts with"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,14 @@
-"""The `echo` kind: offline and deterministic; it answers with the last user message."""
+"""The `echo` kind: offline and deterministic; it answers with the last user message,
+or plays an agent (tool calls, structured output: engine/providers/echo_agent.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -14,12 +16,14 @@ import orjson
 from engine.errors import InvalidRequest
 from engine.formats.sse import DONE, frame
 from engine.providers.base import Call, ProviderKind
+from engine.providers.echo_agent import Turn, agent_turns, cut_at_stop, said_last
 
 MAX_DIMENSIONS = 3072  # text-embedding-3-large's; a larger ask would only cost memory
 # About 20 MB of JSON: 256 inputs at 3,072 dimensions, or 2,048 inputs at 512.
 MAX_EMBEDDING_VALUES = 1 << 20
 MAX_REPLY_CHARS = 65536  # a reply stops here ("length"): n copies of a 10 MiB message
 # would otherwise cost gigabytes
+ARGUMENT_PIECE = re.compile(r"\w+|\W+")  # `{"` `city` `":"` `Paris` `"}`, as OpenAI streams them
 
 
 def _text_of(content: Any) -> str:
@@ -34,16 +38,10 @@ def _text_of(content: Any) -> str:
 
 
 def echo_reply(body: dict[str, Any]) -> tuple[str, str]:
-    """The reply (the last user message) and its finish_reason: "length" when it was cut
-    at `max_completion_tokens` or `max_tokens` (a word is a token) or at MAX_REPLY_CHARS."""
-    said = next(
-        (
-            _text_of(message.get("content"))
-            for message in reversed(body.get("messages") or [])
-            if isinstance(message, dict) and message.get("role") == "user"
-        ),
-        "",
-    )
+    """The reply (the last user message, or a tool result that ends the conversation) and
+    its finish_reason: "length" when it was cut at `max_completion_tokens` or `max_tokens`
+    (a word is a token) or at MAX_REPLY_CHARS."""
+    said = said_last(body)
     reply = said
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if limit:
@@ -52,18 +50,50 @@ def echo_reply(body: dict[str, Any]) -> tuple[str, str]:
     return reply, "stop" if reply == said else "length"
 
 
-def _usage(body: dict[str, Any], reply: str) -> dict[str, int]:
+def _turns(body: dict[str, Any]) -> list[Turn]:
+    """One Turn per choice: the agent's (tool calls, JSON), else the echo cut at `stop`."""
+    choices = int(body.get("n") or 1)
+    turns = agent_turns(body, choices)
+    if turns is not None:
+        return turns
+    reply, finish = echo_reply(body)
+    reply, stopped = cut_at_stop(reply, body.get("stop"))
+    return [Turn(reply, (), "stop" if stopped else finish)] * choices
+
+
+def _usage(body: dict[str, Any], turns: list[Turn]) -> dict[str, int]:
     prompt = sum(
         len(_text_of(m.get("content")).split())
         for m in body.get("messages", [])
         if isinstance(m, dict)
     )
-    completion = len(reply.split())
+    completion = sum(len(_pieces(turn)) for turn in turns)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+
+
+def _pieces(turn: Turn) -> list[str]:
+    """What a turn streams as, one piece a chunk (and a token): words, or argument fragments."""
+    if turn.tool_calls:
+        return [p for call in turn.tool_calls for p in ARGUMENT_PIECE.findall(call.arguments)]
+    return (turn.content or "").split()
+
+
+def _message(turn: Turn) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": turn.content, "refusal": None}
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in turn.tool_calls
+        ]
+    return message
 
 
 def _completion_id(body: dict[str, Any]) -> str:
@@ -101,12 +131,7 @@ class Echo(ProviderKind):
     name = "echo"
 
     async def chat(self, call: Call) -> bytes:
-        reply, finish = echo_reply(call.body)
-        n = call.body.get("n") or 1
-        message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None}
-        tool_call = forced_call(call.body, reply) if finish == "stop" else None
-        if tool_call is not None:
-            message, finish = {**message, "content": None, "tool_calls": [tool_call]}, "tool_calls"
+        turns = _turns(call.body)
         return orjson.dumps(
             {
                 "id": _completion_id(call.body),
@@ -116,49 +141,37 @@ class Echo(ProviderKind):
                 "choices": [
                     {
                         "index": i,
-                        "message": message,
-                        "finish_reason": finish,
+                        "message": _message(turn),
+                        "finish_reason": turn.finish_reason,
                         "logprobs": None,
                     }
-                    for i in range(n)
+                    for i, turn in enumerate(turns)
                 ],
-                "usage": _usage(call.body, reply),
+                "usage": _usage(call.body, turns),
             }
         )
 
     async def chat_stream(self, call: Call) -> AsyncIterator[bytes]:
-        return self._chunks(call)
+        turns = _turns(call.body)  # before the first byte: a bad request is a plain 400
+        return self._chunks(call, turns)
 
-    async def _chunks(self, call: Call) -> AsyncIterator[bytes]:
-        reply, finish = echo_reply(call.body)
+    async def _chunks(self, call: Call, turns: list[Turn]) -> AsyncIterator[bytes]:
         head = {
             "id": _completion_id(call.body),
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": call.model.id,
         }
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-            return frame(orjson.dumps({**head, "choices": [choice]}))
-
-        yield chunk({"role": "assistant", "content": ""})
-        tool_call = forced_call(call.body, reply) if finish == "stop" else None
-        if tool_call is not None:
-            opening = {**tool_call, "index": 0}
-            opening["function"] = {**tool_call["function"], "arguments": ""}
-            yield chunk({"tool_calls": [opening]})
-            words, finish = tool_call["function"]["arguments"].split(" "), "tool_calls"
-        else:
-            words = reply.split(" ")
-        for i, word in enumerate(words):
-            piece = word if i == 0 else " " + word
-            delta = {"content": piece} if tool_call is None else _arguments_delta(piece)
-            yield chunk(delta)
-        end = chunk({}, finish)
+        end = b""
+        for index, turn in enumerate(turns):
+            for delta in _deltas(turn):
+                yield _chunk(head, index, delta)
+            end = _chunk(head, index, {}, turn.finish_reason)
+            if index < len(turns) - 1:
+                yield end  # the last finish goes out with the usage and [DONE]
         options = call.body.get("stream_options") or {}
         if options.get("include_usage"):
-            end += frame(orjson.dumps({**head, "choices": [], "usage": _usage(call.body, reply)}))
+            end += frame(orjson.dumps({**head, "choices": [], "usage": _usage(call.body, turns)}))
         yield end + DONE
 
     async def embeddings(self, call: Call) -> bytes:
@@ -201,8 +214,28 @@ def _check_answer_size(inputs: int, dimensions: int) -> None:
         )
 
 
-def _arguments_delta(piece: str) -> dict[str, Any]:
-    return {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+def _chunk(
+    head: dict[str, Any], index: int, delta: dict[str, Any], finish: str | None = None
+) -> bytes:
+    choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}
+    return frame(orjson.dumps({**head, "choices": [choice]}))
+
+
+def _deltas(turn: Turn) -> Iterator[dict[str, Any]]:
+    """A turn as OpenAI streams it: the role, then words, or each tool call's id and name
+    followed by its arguments in fragments."""
+    if not turn.tool_calls:
+        yield {"role": "assistant", "content": ""}
+        for i, word in enumerate((turn.content or "").split(" ")):
+            yield {"content": word if i == 0 else " " + word}
+        return
+    for index, call in enumerate(turn.tool_calls):
+        function = {"name": call.name, "arguments": ""}
+        opening = {"index": index, "id": call.id, "type": "function", "function": function}
+        first: dict[str, Any] = {"tool_calls": [opening]}
+        yield {"role": "assistant", "content": None, **first} if index == 0 else first
+        for piece in ARGUMENT_PIECE.findall(call.arguments):
+            yield {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
 
 
 def _base64(vector: list[float]) -> str:

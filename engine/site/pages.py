@@ -25,6 +25,7 @@ from engine.observe.redact import redact_all
 from engine.providers.base import Provider
 from engine.routing.cooldowns import health
 from engine.runtime import Runtime
+from engine.site.markdown import markdown_block, markdown_inline
 from engine.site.openapi import openapi_document
 from engine.snapshot.model import Snapshot
 from engine.snapshot.templates import Pages
@@ -168,6 +169,15 @@ def reference_sections(document: Mapping[str, Any]) -> list[tuple[str, list[dict
     return list(sections.items())
 
 
+def _hint(snapshot: Snapshot, path: str) -> str:
+    """What a 404 suggests: the route `path` probably meant, else where routes start."""
+    suggestion = snapshot.routes.suggest(path)
+    if suggestion is not None:
+        return f" Did you mean {suggestion}?"
+    base = snapshot.settings.base_url
+    return f" This server's routes start with {base}." if base else ""
+
+
 def _json(data: Any) -> Response:
     return Response(
         orjson.dumps(data), content_type="application/json", headers={"Cache-Control": "no-store"}
@@ -194,7 +204,9 @@ class Site:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.directory = templates_dir()
-        self.pages = Pages(self.directory)
+        self.pages = Pages(
+            self.directory, {"markdown": markdown_block, "markdown_inline": markdown_inline}
+        )
 
     def views(self, snapshot: Snapshot, urls: PageUrls) -> dict[str, PageView]:
         table: dict[str, PageView] = {urls.landing: self.landing, urls.status: self.status}
@@ -225,9 +237,7 @@ class Site:
         urls = page_urls(snapshot)
         view = self.views(snapshot, urls).get(path) or self.asset(path, urls)
         if view is None:
-            base = snapshot.settings.base_url
-            hint = f" This server's routes start with {base}." if base else ""
-            return _error(NotFound(f"No route matches {path}.{hint}"), snapshot)
+            return _error(NotFound(f"No route matches {path}.{_hint(snapshot, path)}"), snapshot)
         if request.method not in PAGE_METHODS:
             allow = ", ".join(PAGE_METHODS)
             err = MethodNotAllowed(

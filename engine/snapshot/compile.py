@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.config import ConfigSource, resolve_env
+from engine.config import ConfigSource, env_refs, resolve_env
 from engine.config.settings import Auth, ClientKey, SettingError, resolve_settings
 from engine.formats import FORMATS
 from engine.modeltypes import MODEL_TYPES
@@ -193,10 +193,13 @@ def _provider(
     base_url = resolve_env(spec.get("base_url", ""), environ)
     _upstream_url(base_url, ("providers", name, "base_url"))
     status: ProviderStatus = "active"
+    needs: tuple[str, ...] = ()
     if not spec.get("enabled", True):
         status = "disabled"
     elif ("api_key" in spec and api_key is None) or base_url is None:
         status = "missing_key"
+        references = [*env_refs(spec.get("api_key", "")), *env_refs(spec.get("base_url", ""))]
+        needs = tuple(dict.fromkeys(name for name in references if not environ.get(name)))
     declared = spec.get("models", [])
     discover = declared == "discover"
     entries = [{"id": m} for m in discovered] if discover else declared
@@ -221,6 +224,7 @@ def _provider(
         local=bool(spec.get("local", False)),
         options={k: _resolved(v, environ) for k, v in options.items()},
         **request_policy(spec, environ),
+        needs=needs,
     )
 
 

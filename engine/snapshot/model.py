@@ -6,6 +6,7 @@ Nothing here parses config: lookups on the request path are dictionary hits.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 from engine.config.settings import Settings
 from engine.errors import MethodNotAllowed, ModelNotFound
 from engine.formats import OPENAI, WireFormat
+from engine.modeltypes import MODEL_TYPES
 from engine.observe.redact import Redactor
 from engine.providers.base import Model, Provider, ProviderKind
 from engine.search.catalog import Search, WebSearch
@@ -140,6 +142,19 @@ class RouteTable:
             )
         return RouteMatch(route, params)
 
+    def suggest(self, path: str) -> str | None:
+        """The served path that an unmatched `path` probably meant: the same with the
+        `/v1` or the base URL it lacks, else the closest in spelling."""
+        rest = path.removeprefix(self.prefix) if self.prefix else path
+        for candidate in (self.prefix + "/v1" + rest, self.prefix + path):
+            if candidate != path and self._serves(candidate):
+                return candidate
+        close = difflib.get_close_matches(path, list(self._static), n=1, cutoff=0.85)
+        return close[0] if close else None
+
+    def _serves(self, path: str) -> bool:
+        return path in self._static or any(p.match(path) for p, _ in self._dynamic)
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorTemplate:
@@ -185,14 +200,39 @@ class Snapshot:
         self, name: str, model_type: str = "chat", among: Iterable[str] | None = None
     ) -> ModelNotFound:
         """The error for `name`, suggesting up to eight ids of `model_type` from `among`
-        (by default every id /v1/models lists)."""
+        (by default every id /v1/models lists), with the reason when there is one to give:
+        a model of another type, or one whose provider is switched off or lacks its key."""
         ids = self.model_ids() if among is None else among
         suggestions = sorted(n for n in ids if self.plans[n].targets[0].model.type == model_type)
+        reason = self._why_not_served(name, model_type)
         return ModelNotFound(
-            f"The model '{name}' does not exist or is switched off.",
+            reason or f"The model '{name}' does not exist or is switched off.",
             param="model",
-            context={"model": name, "model_type": model_type, "suggestions": suggestions[:8]},
+            context={
+                "model": name,
+                "model_type": model_type,
+                "suggestions": suggestions[:8],
+                "reason": reason,
+            },
         )
+
+    def _why_not_served(self, name: str, model_type: str) -> str | None:
+        plan = self.plans.get(name)
+        if plan is not None:
+            served = plan.targets[0].model.type
+            if served == model_type:
+                return None
+            wanted = MODEL_TYPES[model_type].noun if model_type in MODEL_TYPES else model_type
+            return (
+                f"'{name}' is {_a(served)} {served} model; "
+                f"for {wanted}, use {_a(model_type)} {model_type} model."
+            )
+        provider_name, _, model = name.partition("/")
+        for provider in self.providers.values():
+            named = provider.name == provider_name and model in provider.models
+            if not provider.active and (named or name in provider.models):
+                return f"The model '{name}' is not served: {provider.why_inactive()}."
+        return None
 
     def model_ids(self) -> list[str]:
         """What `/v1/models` lists: every active `PROVIDER/MODEL`, then the aliases."""
@@ -203,3 +243,7 @@ class Snapshot:
             for m in p.models.values()
         ]
         return ids + [a for a in self.aliases if a not in ids]
+
+
+def _a(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"

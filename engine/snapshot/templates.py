@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from engine.snapshot.sandbox import MAX_OUTPUT, BoundedSandbox, LimitExceeded, check_shape
 
@@ -80,15 +81,33 @@ def _bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     return "".join(pieces)
 
 
-class Pages:
-    """HTML page templates from a directory, autoescaped."""
+HtmlFilter = Callable[[str], str]
 
-    def __init__(self, directory: Path) -> None:
+
+class Pages:
+    """HTML page templates from a directory, autoescaped.
+
+    `html_filters` turn text into HTML that the templates insert as it is (e.g. Markdown
+    rendered by a renderer that escapes what it does not render).
+    """
+
+    def __init__(
+        self, directory: Path, html_filters: Mapping[str, HtmlFilter] | None = None
+    ) -> None:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
             autoescape=jinja2.select_autoescape(["html"]),
             enable_async=False,
         )
+        for name, render in (html_filters or {}).items():
+            self.env.filters[name] = _as_markup(render)
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         return self.env.get_template(name).render(context)
+
+
+def _as_markup(render: HtmlFilter) -> Callable[[Any], markupsafe.Markup]:
+    def html(value: Any) -> markupsafe.Markup:
+        return markupsafe.Markup(render("" if value is None else str(value)))
+
+    return html

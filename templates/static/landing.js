@@ -88,6 +88,7 @@
           (p.models.length ? ` · ${p.models.length} model${p.models.length === 1 ? "" : "s"}` : "") +
           (p.discover ? " · discovered" : "") +
           "" }),
+        ...(p.needs ? [el("div", { class: "needs small", text: "set " }, ...p.needs.map((name) => el("code", { text: name })))] : []),
         ...Object.entries(p.health || {}).filter(([, h]) => h !== "ok").map(([model, h]) =>
           el("div", { class: "muted small model-health", "data-model": model, text: `${model}: ${h}` })))
     ));
