@@ -27,6 +27,19 @@ MESSAGE: dict[str, Any] = {
     },
 }
 
+# How chat completions and responses name the tool a model must call, or that it may.
+TOOL_CHOICE: dict[str, Any] = {
+    "anyOf": [
+        {"enum": ["none", "auto", "required"]},
+        {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"type": "string"}},
+        },
+    ],
+    "x-message": "must be none, auto, required or an object naming a tool",
+}
+
 CHAT_REQUEST: dict[str, Any] = {
     "type": "object",
     "required": ["model", "messages"],
@@ -72,17 +85,7 @@ CHAT_REQUEST: dict[str, Any] = {
                 },
             },
         },
-        "tool_choice": {
-            "anyOf": [
-                {"enum": ["none", "auto", "required"]},
-                {
-                    "type": "object",
-                    "required": ["type"],
-                    "properties": {"type": {"type": "string"}},
-                },
-            ],
-            "x-message": "must be none, auto, required or an object naming a tool",
-        },
+        "tool_choice": TOOL_CHOICE,
         "response_format": {
             "type": "object",
             "required": ["type"],
@@ -156,17 +159,7 @@ RESPONSES_REQUEST: dict[str, Any] = {
                 },
             },
         },
-        "tool_choice": {
-            "anyOf": [
-                {"enum": ["none", "auto", "required"]},
-                {
-                    "type": "object",
-                    "required": ["type"],
-                    "properties": {"type": {"type": "string"}},
-                },
-            ],
-            "x-message": "must be none, auto, required or an object naming a tool",
-        },
+        "tool_choice": TOOL_CHOICE,
         "text": {
             "type": ["object", "null"],
             "properties": {
