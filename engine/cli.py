@@ -10,12 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigInvalid, read_sources
-from engine.config.settings import SettingError, check_given_settings
+from engine.config.settings import SERVERS, SettingError, check_given_settings
 from engine.live.reload import build_snapshot
 from engine.snapshot.model import Snapshot
 
 # Flags of `serve` that are settings; each is passed to workers as its PATCHBAY_* variable.
-SERVE_SETTINGS = ("host", "port", "workers", "log_level", "default_provider", "base_url", "debug")
+SERVE_SETTINGS = (
+    "host",
+    "port",
+    "workers",
+    "server",
+    "log_level",
+    "default_provider",
+    "base_url",
+    "debug",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,10 +35,15 @@ def _parser() -> argparse.ArgumentParser:
         "--config-dir",
         help="directory holding routes.yaml etc. (default: $PATCHBAY_CONFIG_DIR or .)",
     )
-    serve = commands.add_parser("serve", parents=[config_dir], help="serve with Hypercorn")
+    serve = commands.add_parser("serve", parents=[config_dir], help="serve the API")
     serve.add_argument("--host")
     serve.add_argument("--port")
     serve.add_argument("--workers")
+    serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        help="ASGI server (default: hypercorn; uvicorn and granian are extras)",
+    )
     serve.add_argument("--log-level")
     serve.add_argument("--default-provider")
     serve.add_argument("--base-url", help="prefix for every route, e.g. /api")
@@ -100,6 +114,9 @@ def _serve_or_fail(
     try:
         snapshot = Reloader(directory, environ=environ, overrides=overrides).snapshot
     except ConfigInvalid:
+        if (missing := _missing_config(directory)) is not None:
+            print(f"patchbay: {missing}", file=sys.stderr)
+            return 1
         print(
             "patchbay: the configuration is invalid and no last good config can stand in:",
             file=sys.stderr,
@@ -114,6 +131,8 @@ def _serve(
     directory: Path, environ: Mapping[str, str], overrides: Mapping[str, Any], snapshot: Snapshot
 ) -> int:
     from engine.serve import serve
+    from engine.serving.listen import ListenError
+    from engine.serving.servers import ServerMissing
 
     # Workers are fresh processes: they learn the command line through the environment,
     # where it still outranks server.yaml.
@@ -125,4 +144,18 @@ def _serve(
         os.environ["PATCHBAY_WATCH_ENABLED"] = "false"
     if overrides.get("poll"):
         os.environ["PATCHBAY_WATCH_POLLING"] = "true"
-    return serve(snapshot.settings, directory / snapshot.settings.state_dir)
+    try:
+        return serve(snapshot.settings, directory / snapshot.settings.state_dir)
+    except (ListenError, ServerMissing) as exc:
+        print(f"patchbay: {exc}", file=sys.stderr)
+        return 1
+
+
+def _missing_config(directory: Path) -> str | None:
+    """One line when there is no config to serve at all: the directory or its providers.yaml."""
+    where = "(the config directory: --config-dir, else $PATCHBAY_CONFIG_DIR, else the current one)"
+    if not directory.is_dir():
+        return f"{directory} is not a directory {where}"
+    if not (directory / "providers.yaml").is_file():
+        return f"no providers.yaml in {directory} {where}"
+    return None

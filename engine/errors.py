@@ -123,6 +123,14 @@ class NoProviderAvailable(GatewayError):
     code = "no_provider_available"
 
 
+class ShuttingDown(GatewayError):
+    """The worker is stopping and its graceful_timeout ran out before this request ended."""
+
+    status = 503
+    type = "api_error"
+    code = "server_shutting_down"
+
+
 class UpstreamTimeout(GatewayError):
     status = 504
     type = "api_error"

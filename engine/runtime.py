@@ -15,6 +15,7 @@ from engine.access.limits import Limiter
 from engine.config.settings import check_given_settings
 from engine.handlers import handler_table
 from engine.http.deadlines import Deadlines
+from engine.http.drain import Drain
 from engine.http.messages import Handler
 from engine.live.discovery import Discovery
 from engine.live.reload import Reloader
@@ -39,6 +40,7 @@ class Runtime:
         self.routing = Routing()
         self.handlers: Mapping[str, Handler] = handler_table()
         self.deadlines = Deadlines()  # request_timeout and the dispatch deadline
+        self.drain = Drain()  # requests in flight, for the end of a graceful shutdown
         self.guard = Guard(Limiter())  # client keys and rate limits
         self.metrics = Metrics()
         self._stop = asyncio.Event()

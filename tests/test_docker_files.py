@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.serve import GRACE_SECONDS
+from engine.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+GRACE_SECONDS = Settings().graceful_timeout
 GUIDE = ROOT / "docs" / "deployment.md"
 
 

@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENV_PREFIX = "PATCHBAY_"
-LISTENER_SETTINGS = ("host", "port", "workers", "keep_alive_timeout")
-POSITIVE_SETTINGS = ("max_request_size", "request_timeout", "keep_alive_timeout")
+LISTENER_SETTINGS = ("host", "port", "workers", "server", "keep_alive_timeout", "graceful_timeout")
+POSITIVE_SETTINGS = (
+    "max_request_size",
+    "request_timeout",
+    "keep_alive_timeout",
+    "graceful_timeout",
+)
+# The ASGI servers `patchbay serve` can run on; engine/serving/servers.py says how.
+SERVERS = ("hypercorn", "uvicorn", "granian")
 
 
 class SettingError(ValueError):
@@ -66,6 +73,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 8000
     workers: int = 1
+    server: str = "hypercorn"
     log_level: str = "info"
     default_provider: str | None = None
     base_url: str = ""
@@ -74,6 +82,7 @@ class Settings:
     max_request_size: int = 10 * 1024 * 1024
     request_timeout: float = 300.0
     keep_alive_timeout: float = 5.0  # seconds; Hypercorn's and uvicorn's default
+    graceful_timeout: float = 30.0  # seconds requests in flight get after SIGTERM
     request_logging: bool = True
     redis_url: str | None = None
     state_dir: str = ".patchbay"
@@ -121,6 +130,8 @@ def _check(settings: Settings) -> None:
         raise SettingError(f"port: {settings.port} is not a TCP port")
     if settings.workers < 1:
         raise SettingError(f"workers: must be at least 1, got {settings.workers}")
+    if settings.server not in SERVERS:
+        raise SettingError(f"server: {settings.server!r} is not one of {', '.join(SERVERS)}")
     if settings.log_level not in LOG_LEVELS:
         raise SettingError(
             f"log_level: {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}"

@@ -22,7 +22,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The text format every Prometheus version reads; all of Patchbay's names are plain ASCII.
@@ -40,6 +40,23 @@ def prepare_multiprocess(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[MULTIPROC_ENV] = str(directory)
+
+
+WORKER_RESTARTS = "patchbay_worker_restarts"
+WORKER_RESTARTS_HELP = "Workers that died and were replaced by the supervisor."
+
+
+class WorkerRestarts:
+    """The supervisor's count of workers that died (several workers: multiprocess mode)."""
+
+    def __init__(self) -> None:
+        self.counter = Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=None)
+
+    def record(self, pid: int) -> None:
+        """Worker `pid` died: its live gauges go, its counts stay in the sums."""
+        if os.environ.get(MULTIPROC_ENV):
+            mark_process_dead(pid)  # type: ignore[no-untyped-call]
+        self.counter.inc()
 
 
 class Metrics:
@@ -73,6 +90,8 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        # Counted by the supervisor; a worker shows it at 0 (alone, there is none).
+        Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=self.registry)
         self._reloads_seen = dict.fromkeys(RELOAD_RESULTS, 0)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
