@@ -145,14 +145,14 @@ def test_prepare_multiprocess_empties_the_directory(
     assert os.environ[MULTIPROC_ENV] == str(directory)
 
 
-def test_several_workers_report_their_sum(tmp_path: Path) -> None:
+def test_several_workers_report_their_sum(tmp_path: Path, server: str) -> None:
     cfg = write_config(tmp_path / "cfg", providers("http://127.0.0.1:9"), server=SERVER)
     directory = tmp_path / "metrics"
     directory.mkdir()
     port = free_port()
     env = {**os.environ, MULTIPROC_ENV: str(directory), "FAKE_UPSTREAM_KEY": API_KEY}
     args = [sys.executable, "-m", "engine", "serve", "--config-dir", str(cfg)]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--server", server]
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
     try:

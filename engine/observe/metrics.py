@@ -21,6 +21,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
@@ -50,6 +51,10 @@ class WorkerRestarts:
     """The supervisor's count of workers that died (several workers: multiprocess mode)."""
 
     def __init__(self) -> None:
+        # prometheus_client chose where values live when it was imported, before the
+        # supervisor set the directory: look again, so that this count lands in a file
+        # there and every worker's scrape adds it up.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         self.counter = Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=None)
 
     def record(self, pid: int) -> None:

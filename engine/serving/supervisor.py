@@ -26,10 +26,10 @@ from engine.serving.worker import CLOSING_SECONDS, run_worker
 
 log = logging.getLogger("patchbay")
 
-STABLE_SECONDS = 10.0  # a worker that served this long before it died is replaced at once
+STABLE_SECONDS = 10.0  # a worker that served this long before dying ends a run of quick deaths
 FIRST_PAUSE = 0.5  # seconds before the next replacement, doubled for each quick death
 LONGEST_PAUSE = 30.0
-GIVE_UP_AFTER = 8  # quick deaths in a row, with no other worker serving: the service is down
+GIVE_UP_AFTER = 9  # quick deaths in a row, with no other worker serving: the service is down
 FORWARDED = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 
 
@@ -40,11 +40,14 @@ class BackOff:
     quick_deaths: int = 0
 
     def pause_after(self, lived: float) -> float:
+        """Seconds before the next start: none after a worker that served a while or
+        the first that died soon after its start; then 0.5, 1, 2 ... up to 30."""
         if lived >= STABLE_SECONDS:
             self.quick_deaths = 0
-            return 0.0
         self.quick_deaths += 1
-        return min(LONGEST_PAUSE, FIRST_PAUSE * 2.0 ** (self.quick_deaths - 1))
+        if self.quick_deaths == 1:
+            return 0.0
+        return min(LONGEST_PAUSE, FIRST_PAUSE * 2.0 ** (self.quick_deaths - 2))
 
 
 @dataclass(slots=True)
