@@ -77,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check":
         print(f"{directory}: configuration is valid (hash {snapshot.hash[:12]})")
+        _warn_of_server(snapshot)
         return 0
     if args.command == "routes":
         _print_routes(snapshot)
@@ -92,6 +93,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     values["no_watch"] = args.no_watch
     values["poll"] = args.poll
     return values
+
+
+def _warn_of_server(snapshot: Snapshot) -> None:
+    from engine.serving.servers import server_warnings
+
+    for warning in server_warnings(snapshot.settings):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _print_routes(snapshot: Snapshot) -> None:
@@ -130,6 +138,8 @@ def _serve_or_fail(
 def _serve(
     directory: Path, environ: Mapping[str, str], overrides: Mapping[str, Any], snapshot: Snapshot
 ) -> int:
+    from engine.config.server_file import server_file_values
+    from engine.config.settings import overridden_in_file
     from engine.serve import serve
     from engine.serving.listen import ListenError
     from engine.serving.servers import ServerMissing
@@ -144,8 +154,9 @@ def _serve(
         os.environ["PATCHBAY_WATCH_ENABLED"] = "false"
     if overrides.get("poll"):
         os.environ["PATCHBAY_WATCH_POLLING"] = "true"
+    notes = overridden_in_file(server_file_values(directory), environ, overrides)
     try:
-        return serve(snapshot.settings, directory / snapshot.settings.state_dir)
+        return serve(snapshot.settings, directory / snapshot.settings.state_dir, notes)
     except (ListenError, ServerMissing) as exc:
         print(f"patchbay: {exc}", file=sys.stderr)
         return 1

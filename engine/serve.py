@@ -6,7 +6,9 @@ error, and every worker accepts from the same socket (see engine/serving/).
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.config.settings import Settings
@@ -17,19 +19,26 @@ from engine.serving.servers import SERVER_KINDS
 from engine.serving.supervisor import Supervisor
 from engine.serving.worker import run_worker
 
+log = logging.getLogger("patchbay")
 
-def serve(settings: Settings, state_dir: Path) -> int:
+
+def serve(settings: Settings, state_dir: Path, notes: Sequence[str] = ()) -> int:
     """Serve until stopped; with several workers, metrics are pooled under `state_dir`.
+    `notes` are logged first (the settings a flag or a variable took from server.yaml).
 
     Raises ServerMissing (the server's extra is not installed) and ListenError (the
     address cannot be had) before anything starts.
     """
     SERVER_KINDS[settings.server].check()
+    configure_logging(settings.log_level)
+    for note in notes:
+        log.info("%s", note)
     sock = listen(settings.host, settings.port)
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    log.info("listening on %s:%d (%s, %s)", settings.host, settings.port, settings.server, workers)
     if settings.workers == 1:
         run_worker(settings.server, [sock])
         return 0
-    configure_logging(settings.log_level)
     if MULTIPROC_ENV not in os.environ:  # a directory the operator chose is left as it is
         prepare_multiprocess(state_dir / "metrics")  # every scrape then sums all workers
     restarts = WorkerRestarts()

@@ -72,7 +72,9 @@ def served(
     env: dict[str, str] | None = None,
     args: Sequence[str] = (),
     log_path: Path | None = None,
+    prefix: str = "",
 ) -> Iterator[Served]:
+    """`prefix`: the base_url the server answers under (/health is waited for there)."""
     port = free_port()
     command = [sys.executable, "-m", "engine", "serve", "--config-dir", str(config_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--server", server]
@@ -88,7 +90,7 @@ def served(
         )
     running = Served(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        _wait_up(running)
+        _wait_up(running, prefix)
         yield running
     finally:
         stop(running.process)
@@ -107,13 +109,13 @@ def stop(process: subprocess.Popen[bytes]) -> int:
         raise
 
 
-def _wait_up(running: Served) -> None:
+def _wait_up(running: Served, prefix: str) -> None:
     deadline = time.monotonic() + START_DEADLINE
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise RuntimeError(f"patchbay serve exited:\n{running.log()}")
         try:
-            if health(running.url, timeout=2) == 200:
+            if health(running.url + prefix, timeout=2) == 200:
                 return
         except OSError:
             pass

@@ -195,3 +195,27 @@ def _resolve_block(block: str, file_block: Mapping[str, Any], environ: Mapping[s
         if env_name in environ:
             values[f.name] = _parse(env_name, str(f.type), environ[env_name])
     return cls(**values)
+
+
+def overridden_in_file(
+    file_values: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any]
+) -> list[str]:
+    """One line per flat setting that config/server.yaml sets and the command line or a
+    PATCHBAY_* variable replaces with another value (logged at start: no silent winner)."""
+    lines = []
+    for f in dataclasses.fields(Settings):
+        name = f.name
+        if name in _BLOCKS or name == "auth" or name not in file_values:
+            continue
+        env_name = ENV_PREFIX + name.upper()
+        if overrides.get(name) is not None:
+            source, raw = f"--{name.replace('_', '-')}", overrides[name]
+        elif env_name in environ:
+            source, raw = env_name, environ[env_name]
+        else:
+            continue
+        if _parse(source, str(f.type), raw) != file_values[name]:
+            lines.append(
+                f"{source}={raw} overrides {name}: {file_values[name]!r} of config/server.yaml"
+            )
+    return lines

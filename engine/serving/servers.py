@@ -48,8 +48,8 @@ class ServerKind:
     name: str
     package: str
     extra: str | None
-    # Settings this server cannot honour as the others do: setting -> what happens instead.
-    # `patchbay check` warns when one of them is set away from its default.
+    # Settings this server honours only in part: setting -> what it does not do.
+    # `patchbay check` warns of each when this server is chosen; the README's table too.
     lacks: Mapping[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -67,25 +67,28 @@ class ServerKind:
 
 SERVER_KINDS: Mapping[str, ServerKind] = {
     "hypercorn": ServerKind("hypercorn", "hypercorn", None),
-    "uvicorn": ServerKind("uvicorn", "uvicorn", "uvicorn"),
+    "uvicorn": ServerKind(
+        "uvicorn",
+        "uvicorn",
+        "uvicorn",
+        lacks={
+            "keep_alive_timeout": "applies between requests only: a connection that has not"
+            " sent a whole request yet stays open until the client closes it",
+        },
+    ),
     "granian": ServerKind("granian", "granian", "granian"),
 }
 
 
 def server_warnings(settings: Settings) -> list[str]:
-    """What `patchbay check` says about the chosen server: not installed, or a setting it
-    cannot honour."""
+    """What `patchbay check` says of the chosen server: not installed, or a setting it
+    honours only in part."""
     kind = SERVER_KINDS[settings.server]
     try:
         kind.check()
     except ServerMissing as missing:
         return [str(missing)]
-    defaults = Settings()
-    return [
-        f"server {kind.name!r} and {name}: {why}"
-        for name, why in kind.lacks.items()
-        if getattr(settings, name) != getattr(defaults, name)
-    ]
+    return [f"server {kind.name!r}: {name} {why}" for name, why in kind.lacks.items()]
 
 
 def log_like_patchbay(name: str, level: str) -> None:

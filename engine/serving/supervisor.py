@@ -82,7 +82,6 @@ class Supervisor:
         """Serve until SIGTERM or SIGINT; the exit status (0: stopped cleanly)."""
         for signum in FORWARDED:
             signal.signal(signum, self._note_signal)
-        log.info("serving with %d workers (%s)", len(self._slots), self._server)
         while True:
             self._start_due()
             ready = wait([self._wake_reader, *self._sentinels()], timeout=self._next_due())
