@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.observe.metrics import MULTIPROC_ENV, prepare_multiprocess
+from engine.observe.metrics import MULTIPROC_ENV, Metrics, prepare_multiprocess
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 
@@ -145,6 +146,21 @@ def test_prepare_multiprocess_empties_the_directory(
     assert os.environ[MULTIPROC_ENV] == str(directory)
 
 
+def test_a_scrape_leaves_out_the_file_of_a_worker_still_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replacement worker creates its file empty and sizes it a moment later."""
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)  # as it was, once the test is over
+    prepare_multiprocess(tmp_path / "metrics")
+    # As in a worker started with the directory set: samples go to files there.
+    monkeypatch.setattr(values, "ValueClass", values.get_value_class())
+    metrics = Metrics()
+    metrics.observe_request("/v1/models", "GET", 200, 0.01)
+    (tmp_path / "metrics" / "counter_999999.db").touch()
+    text = metrics.scrape({}).decode()
+    assert 'patchbay_requests_total{method="GET",route="/v1/models",status="200"} 1.0' in text
+
+
 def test_several_workers_report_their_sum(tmp_path: Path, server: str) -> None:
     cfg = write_config(tmp_path / "cfg", providers("http://127.0.0.1:9"), server=SERVER)
     directory = tmp_path / "metrics"
@@ -206,7 +222,7 @@ def _wait_for_workers(
         if len({p.stem.rsplit("_", 1)[1] for p in directory.glob("counter_*.db")}) == count:
             return
         threading.Event().wait(0.05)
-    raise TimeoutError(f"{count} workers did not start")
+    raise TimeoutError(f"{count} workers did not start:\n{log.read_text()}")
 
 
 def _check_alive(process: subprocess.Popen[bytes], log: Path) -> None:

@@ -9,10 +9,11 @@ it, adds up every worker's files, so totals are exact.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from prometheus_client import (
@@ -23,7 +24,9 @@ from prometheus_client import (
     generate_latest,
     values,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The text format every Prometheus version reads; all of Patchbay's names are plain ASCII.
@@ -131,5 +134,24 @@ class Metrics:
         if not self.multiprocess:
             return generate_latest(self.registry)
         merged = CollectorRegistry()
-        MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        merged.register(WorkerFiles(Path(os.environ[MULTIPROC_ENV])))
         return generate_latest(merged)
+
+
+class WorkerFiles(Collector):
+    """Every worker's samples, from the files of the multiprocess directory.
+
+    A worker that is starting (a replacement, say) creates its file empty and sizes it
+    a moment later; prometheus_client's own collector fails on such a file, so those
+    are left out until they hold something."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        files = []
+        for path in self.directory.glob("*.db"):
+            with contextlib.suppress(OSError):  # a file can go between glob and stat
+                if path.stat().st_size > 0:
+                    files.append(str(path))
+        return MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return, no-untyped-call]

@@ -27,6 +27,9 @@ CLOSING_SECONDS = 5.0
 def run_worker(server: str, sockets: Sequence[socket.socket]) -> None:
     """Serve on `sockets` with `server` in this process until stopped (the process target
     of every worker, and the whole server when there is one worker)."""
+    # Until the app installs its handler, a SIGHUP (passed on by the supervisor) would
+    # end a worker that is still starting.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         import uvloop
     except ImportError:
