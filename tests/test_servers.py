@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -263,10 +264,17 @@ def test_streams_still_running_when_the_grace_period_ends_get_an_error_event(
     tmp_path: Path, server: str
 ) -> None:
     with FakeOpenAI(("held",)).in_thread() as upstream:
-        settings = {**SERVER, "graceful_timeout": 1}
+        settings = {**SERVER, "graceful_timeout": 1, "request_timeout": 60}
         directory = write_config(tmp_path / "cfg", providers(upstream), server=settings)
         with served(directory, server, workers=2, env=ENV) as running:
             connection, response = open_stream(running.url, "held")
+            answers: list[tuple[int, Any]] = []
+            url = running.url + "/v1/chat/completions"
+            asking = threading.Thread(
+                target=lambda: answers.append(post(url, chat_body("up/hold")))
+            )
+            asking.start()  # a JSON answer the upstream holds back
+            wait_for(lambda: any(r.json()["model"] == "hold" for r in upstream.requests), "asked")
             running.process.send_signal(signal.SIGTERM)
             rest = response.read().decode()  # held by the upstream past graceful_timeout
             connection.close()
@@ -274,8 +282,11 @@ def test_streams_still_running_when_the_grace_period_ends_get_an_error_event(
             assert events, rest
             error = json.loads(events[-1])["error"]
             assert error["code"] == "server_shutting_down" and error["type"] == "api_error"
+            asking.join(30)
+            ((status, body),) = answers
+            assert status == 503 and body["error"]["code"] == "server_shutting_down"
             assert stop(running.process) == 0
-            assert "ending 1 requests still running" in running.log()
+            assert running.log().count("graceful_timeout is over") >= 1
         upstream.release_held()  # its handler still waits; the fake stops once it is done
 
 
