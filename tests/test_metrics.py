@@ -219,7 +219,9 @@ def _wait_for_workers(
 ) -> None:
     for _ in range(600):
         _check_alive(process, log)
-        if len({p.stem.rsplit("_", 1)[1] for p in directory.glob("counter_*.db")}) == count:
+        # The supervisor writes a file too (its count of worker restarts).
+        writers = {p.stem.rsplit("_", 1)[1] for p in directory.glob("counter_*.db")}
+        if len(writers - {str(process.pid)}) == count:
             return
         threading.Event().wait(0.05)
     raise TimeoutError(f"{count} workers did not start:\n{log.read_text()}")
