@@ -17,7 +17,8 @@ from engine.config.settings import SERVERS
 from engine.serving.servers import SERVER_KINDS
 from engine.serving.supervisor import LONGEST_PAUSE, STABLE_SECONDS, BackOff
 from tests.harness import free_port, write_config
-from tests.served import served
+from tests.reload_helpers import wait_for
+from tests.served import health, served, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHO = {"providers": {"echo": {"kind": "echo", "models": ["echo-1"]}}}
@@ -157,3 +158,34 @@ def test_a_variable_or_flag_that_overrides_server_yaml_is_logged(tmp_path: Path)
         log = running.log()
     assert "--host=127.0.0.1 overrides host: '127.0.0.2' of config/server.yaml" in log
     assert "PATCHBAY_WORKERS" not in log  # the same value: nothing to say
+
+
+def _own_command(server: str, port: int) -> list[str]:
+    """Each server's own command line for engine.asgi:app, as the README gives it."""
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    return {
+        "hypercorn": ["hypercorn", "engine.asgi:app", "--bind", f"127.0.0.1:{port}"],
+        "uvicorn": ["uvicorn", "engine.asgi:app", *address],
+        "granian": ["granian", "--interface", "asgi", *address, "engine.asgi:app"],
+    }[server]
+
+
+def test_each_server_also_serves_engine_asgi_app_itself(tmp_path: Path, server: str) -> None:
+    config = write_config(tmp_path / "cfg", ECHO)
+    port = free_port()
+    command = [sys.executable, "-m", *_own_command(server, port)]
+    env = {**os.environ, "PATCHBAY_CONFIG_DIR": str(config)}
+    with open(tmp_path / "own.log", "wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}"), "engine.asgi:app served", 30)
+    finally:
+        stop(process)
+        print((tmp_path / "own.log").read_text())
+
+
+def _answers(url: str) -> bool:
+    try:
+        return health(url, timeout=2) == 200
+    except OSError:
+        return False
