@@ -19,7 +19,12 @@ import pytest
 from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.observe.metrics import MULTIPROC_ENV, Metrics, prepare_multiprocess
+from engine.observe.metrics import (
+    MULTIPROC_ENV,
+    Metrics,
+    WorkerRestarts,
+    prepare_multiprocess,
+)
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 
@@ -159,6 +164,21 @@ def test_a_scrape_leaves_out_the_file_of_a_worker_still_starting(
     (tmp_path / "metrics" / "counter_999999.db").touch()
     text = metrics.scrape({}).decode()
     assert 'patchbay_requests_total{method="GET",route="/v1/models",status="200"} 1.0' in text
+
+
+def test_a_dead_workers_live_gauges_go_and_the_restart_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MULTIPROC_ENV, "placeholder")  # as it was, once the test is over
+    monkeypatch.setattr(values, "ValueClass", values.ValueClass)  # WorkerRestarts resets it
+    prepare_multiprocess(tmp_path / "metrics")
+    live = tmp_path / "metrics" / "gauge_livesum_4242.db"
+    live.write_bytes(b"")
+    restarts = WorkerRestarts()
+    restarts.record(4242)
+    assert not live.exists()
+    # The supervisor's count is in its file: a worker's scrape adds it in.
+    assert "patchbay_worker_restarts_total 1.0" in Metrics().scrape({}).decode()
 
 
 def test_several_workers_report_their_sum(tmp_path: Path, server: str) -> None:
