@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ CHAT_PATH = "/v1/chat/completions"
 SHIPPED_FILES = ("routes.yaml", "providers.yaml", "config/server.yaml")
 # Patchbay resolves the key like any provider secret; it never reaches the client.
 KEY_VARIABLE = "PATCHBAY_BENCH_UPSTREAM_KEY"
+WORKERS_SETTLE = 3.0  # seconds
 
 
 MESSAGES_PATH = "/v1/messages"
@@ -108,9 +110,13 @@ def start_patchbay(
     core: int | None,
     request_logging: bool,
     launcher: Sequence[str] = (),
+    server: str = "hypercorn",
+    workers: int = 1,
+    name: str = "patchbay",
 ) -> tuple[Target, float]:
-    """Patchbay with one worker; returns it and its seconds from spawn to the first 200."""
-    config_dir = rig.workdir / "patchbay-config"
+    """Patchbay on `server` with `workers` workers (`core` pins all of them); returns it
+    and its seconds from spawn to the first 200."""
+    config_dir = rig.workdir / f"{name}-config"
     base_url = write_config(repo, config_dir, upstream)
     port = free_port()
     command = [
@@ -118,7 +124,8 @@ def start_patchbay(
         "--config-dir", str(config_dir),
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--workers", "1",
+        "--workers", str(workers),
+        "--server", server,
         "--log-level", "warning",
         "--no-watch",
     ]  # fmt: skip
@@ -129,9 +136,11 @@ def start_patchbay(
     if not request_logging:
         env["PATCHBAY_REQUEST_LOGGING"] = "false"
     # Patchbay keeps its state directory next to where it runs: not in the repository.
-    server = rig.start("patchbay", command, port, core=core, cwd=config_dir, env=env)
-    seconds = wait_until_serving(server, "GET", f"{base_url}/v1/models")
-    return Target(server, f"{base_url}{CHAT_PATH}"), seconds
+    process = rig.start(name, command, port, core=core, cwd=config_dir, env=env)
+    seconds = wait_until_serving(process, "GET", f"{base_url}/v1/models")
+    if workers > 1:
+        time.sleep(WORKERS_SETTLE)  # the first worker answered; let the others finish starting
+    return Target(process, f"{base_url}{CHAT_PATH}"), seconds
 
 
 def messages_target(patchbay: Target) -> Target:

@@ -84,6 +84,9 @@ def count(target: Target, model: str, stream: bool, requests: int, out: Path) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--requests", type=int, default=300, help="counted requests each")
+    parser.add_argument(
+        "--server", default="hypercorn", help="the server Patchbay runs on (default: hypercorn)"
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
@@ -103,6 +106,7 @@ def main() -> int:
                     core=server_core,
                     request_logging=True,
                     launcher=_callgrind(out),
+                    server=args.server,
                 )[0],
                 "passthrough": lambda: start_passthrough(
                     rig, upstream, server_core, launcher=_callgrind(out)

@@ -54,6 +54,15 @@ from rig import (
     pinning_available,
     rss_kib,
 )
+from servers import (
+    SCALING,
+    installed_servers,
+    render_scaling_table,
+    render_server_notes,
+    render_servers_table,
+    start_scaling_targets,
+    start_server_targets,
+)
 from verify import WrongAnswer, check_completion, check_messages_stream, check_stream
 
 REPO = Path(__file__).resolve().parent.parent
@@ -170,6 +179,16 @@ def parse_args() -> tuple[argparse.Namespace, Plan]:
     )
     parser.add_argument("--api-key", default="", help="bearer key, if the shipped config needs one")
     parser.add_argument(
+        "--servers",
+        action="store_true",
+        help="measure Patchbay on each installed server beside (a), (c) and (d)",
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="measure Patchbay on each installed server with one worker and with two",
+    )
+    parser.add_argument(
         "--only",
         choices=("chat", "stream"),
         help="measure only the chat or only the stream scenarios (and chat c=1)",
@@ -215,7 +234,51 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return max(sizes) / 1024, sum(sizes) / 1024
 
 
+def compare_servers(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
+    """--servers and --scaling (see servers.py)."""
+    pin = pinning_available() and not args.scaling
+    load_before = os.getloadavg()[0]
+    logging = not args.no_request_logging
+    servers = installed_servers()
+    if args.scaling:
+        targets = start_scaling_targets(rig, REPO, logging)
+        scenarios: tuple[Scenario, ...] = SCALING
+    else:
+        core, load_core = (SERVER_CORE, LOAD_CORE) if pin else (None, None)
+        targets = start_server_targets(rig, REPO, core, load_core, logging)
+        scenarios = SCENARIOS
+    bench = Bench(targets, LoadGenerator(MODEL, LOAD_CORE if pin else None, args.api_key))
+    bench.verify()
+    chosen = [s for s in scenarios if args.only is None or s.name.startswith(args.only)]
+    rows = [bench.measure(scenario, plan) for scenario in chosen]
+    print()
+    print(f"machine load average (1 min) before the run: {load_before:.2f}")
+    if args.scaling:
+        print(render_scaling_table(rows, servers))
+    else:
+        latency_row = bench.measure(LATENCY, plan)
+        print(render_servers_table([*rows, latency_row], servers))
+        print()
+        print(render_server_notes(targets, latency_row, servers))
+    print(render_footnotes_errors(bench))
+    return 1 if bench.errors else 0
+
+
+def render_footnotes_errors(bench: Bench) -> str:
+    lines = [f"  {spread}" for spread in bench.noise]
+    if lines:
+        lines.insert(0, "runs that varied by more than 25% (other load on the machine?):")
+    if bench.errors:
+        lines.append(f"!!! {len(bench.errors)} RUNS HAD REQUEST ERRORS !!!")
+        lines.extend(f"!!!   {error}" for error in bench.errors)
+    else:
+        lines.append("errors: none (no non-2xx, no socket errors)")
+    return "\n".join(lines)
+
+
 def benchmark(rig: Rig, args: argparse.Namespace, plan: Plan) -> int:
+    if args.servers or args.scaling:
+        return compare_servers(rig, args, plan)
     pin = pinning_available()
     print(
         f"pinning: {'servers on core 0, wrk and upstream on core 1' if pin else 'off'}",

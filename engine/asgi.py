@@ -1,4 +1,5 @@
-"""`hypercorn engine.asgi:app`: the config directory comes from PATCHBAY_CONFIG_DIR.
+"""`hypercorn engine.asgi:app` (or uvicorn's, Granian's): the config directory comes
+from PATCHBAY_CONFIG_DIR.
 
 This is the module a worker process serves, so the worker's garbage collector is set
 up here, once the app is built.
@@ -7,10 +8,13 @@ up here, once the app is built.
 import gc
 
 from engine.app import create_app
+from engine.runtime import Runtime
 
-# Hypercorn calls the front door itself (one call layer less per API request); the
+_quart = create_app()
+# The server calls the front door itself (one call layer less per API request); the
 # Quart app behind it serves the pages and the lifespan events.
-app = create_app().asgi_app
+app = _quart.asgi_app
+runtime: Runtime = _quart.config["PATCHBAY_RUNTIME"]
 
 # What exists now (modules, the first snapshot, templates) lives as long as the worker:
 # the cyclic collector need not walk it again in every full collection. (Should a reload

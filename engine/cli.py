@@ -14,6 +14,7 @@ from engine.config import ConfigInvalid, read_sources
 from engine.config.settings import (
     ENV_PREFIX,
     LOG_LEVELS,
+    SERVERS,
     SettingError,
     Settings,
     check_given_settings,
@@ -25,7 +26,16 @@ from engine.snapshot.model import Snapshot
 from engine.version import __version__
 
 # Flags of `serve` that are settings; each is passed to workers as its PATCHBAY_* variable.
-SERVE_SETTINGS = ("host", "port", "workers", "log_level", "default_provider", "base_url", "debug")
+SERVE_SETTINGS = (
+    "host",
+    "port",
+    "workers",
+    "server",
+    "log_level",
+    "default_provider",
+    "base_url",
+    "debug",
+)
 
 
 DESCRIPTION = "Patchbay: an OpenAI-compatible API gateway whose whole surface is declared in YAML."
@@ -59,11 +69,17 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         parents=[config_dir],
         help="serve the API, following edits of the config directory",
-        description="Serve the API with Hypercorn; edits of the config directory apply live.",
+        description="Serve the API (on Hypercorn, uvicorn or Granian); edits of the config "
+        "directory apply live.",
     )
     serve.add_argument("--host", metavar="HOST", help=_setting("host", "address to listen on"))
     serve.add_argument("--port", metavar="PORT", help=_setting("port", "TCP port to listen on"))
     serve.add_argument("--workers", metavar="N", help=_setting("workers", "worker processes"))
+    serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        help=_setting("server", "the ASGI server; uvicorn and granian are extras"),
+    )
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
@@ -153,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check":
         print(f"{directory}: configuration is valid (hash {snapshot.hash[:12]})")
+        _warn_of_server(snapshot)
         return 0
     if args.command == "routes":
         _print_routes(snapshot)
@@ -188,6 +205,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _warn_of_server(snapshot: Snapshot) -> None:
+    from engine.serving.servers import server_warnings
+
+    for warning in server_warnings(snapshot.settings):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _print_routes(snapshot: Snapshot) -> None:
     prefix = snapshot.routes.prefix
     for route in snapshot.routes.routes:
@@ -210,6 +234,9 @@ def _serve_or_fail(
             directory, handlers=WIRE_FORMATS, environ=environ, overrides=overrides
         ).snapshot
     except ConfigInvalid:
+        if (missing := _missing_config(directory)) is not None:
+            print(f"patchbay: {missing}", file=sys.stderr)
+            return 1
         print(
             "patchbay: the configuration is invalid and no last good config can stand in:",
             file=sys.stderr,
@@ -223,7 +250,11 @@ def _serve_or_fail(
 def _serve(
     directory: Path, environ: Mapping[str, str], overrides: Mapping[str, Any], snapshot: Snapshot
 ) -> int:
+    from engine.config.server_file import server_file_values
+    from engine.config.settings import overridden_in_file
     from engine.serve import serve
+    from engine.serving.listen import ListenError
+    from engine.serving.servers import ServerMissing
 
     # Workers are fresh processes: they learn the command line through the environment,
     # where it still outranks server.yaml.
@@ -235,4 +266,19 @@ def _serve(
         os.environ["PATCHBAY_WATCH_ENABLED"] = "false"
     if overrides.get("poll"):
         os.environ["PATCHBAY_WATCH_POLLING"] = "true"
-    return serve(snapshot.settings, directory / snapshot.settings.state_dir)
+    notes = overridden_in_file(server_file_values(directory), environ, overrides)
+    try:
+        return serve(snapshot.settings, directory / snapshot.settings.state_dir, notes)
+    except (ListenError, ServerMissing) as exc:
+        print(f"patchbay: {exc}", file=sys.stderr)
+        return 1
+
+
+def _missing_config(directory: Path) -> str | None:
+    """One line when there is no config to serve at all: the directory or its providers.yaml."""
+    where = "(the config directory: --config-dir, else $PATCHBAY_CONFIG_DIR, else the current one)"
+    if not directory.is_dir():
+        return f"{directory} is not a directory {where}"
+    if not (directory / "providers.yaml").is_file():
+        return f"no providers.yaml in {directory} {where}"
+    return None

@@ -129,6 +129,14 @@ class ServiceUnavailable(GatewayError):
     code = "service_unavailable"
 
 
+class ShuttingDown(GatewayError):
+    """The worker is stopping and its graceful_timeout ran out before this request ended."""
+
+    status = 503
+    type = "api_error"
+    code = "server_shutting_down"
+
+
 class UpstreamTimeout(GatewayError):
     status = 504
     type = "api_error"

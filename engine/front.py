@@ -18,6 +18,7 @@ from engine.errors import (
     InternalError,
     RequestTimedOut,
     RequestTooLarge,
+    ShuttingDown,
     UpstreamTimeout,
 )
 from engine.formats import WireFormat
@@ -85,13 +86,18 @@ class Front:
             await self.fallback(scope, receive, _with_request_id(send, request_id))
             return
         watch = DisconnectWatch(receive)
-        reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
-        if isinstance(reply, Stream):
-            await self._stream(send, reply, request_id, watch, found.route.wire, snapshot.redact)
-        else:
-            watch.close()
-            if reply is not None:  # None: the client hung up before its answer was ready
-                await self._send(send, reply, request_id, method)
+        task = self.runtime.drain.enter()
+        try:
+            reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
+            if isinstance(reply, Stream):
+                wire = found.route.wire
+                await self._stream(send, reply, request_id, watch, wire, snapshot.redact)
+            else:
+                watch.close()
+                if reply is not None:  # None: the client hung up before its answer was ready
+                    await self._send(send, reply, request_id, method)
+        finally:
+            self.runtime.drain.leave(task)
         status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
         elapsed = time.perf_counter() - started
         self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
@@ -146,7 +152,9 @@ class Front:
         except asyncio.CancelledError:
             if watch.hung_up():
                 return None
-            raise  # a real cancellation (shutdown)
+            if self.runtime.drain.ended():
+                return render_error(_shutting_down(), snapshot)
+            raise  # a real cancellation
         except BodyTooLarge:
             limit = settings.max_request_size
             too_large = RequestTooLarge(f"The request body exceeds {limit} bytes.")
@@ -199,8 +207,12 @@ class Front:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await _relay(send, reply, wire, request_id, redact)
         except asyncio.CancelledError:
-            if not watch.hung_up():
-                raise  # a real cancellation (shutdown), not the client leaving
+            if watch.hung_up():
+                return  # the client left
+            if not self.runtime.drain.ended():
+                raise  # a real cancellation
+            # The head went out with the start: the stream ends with an error event.
+            await send({"type": "http.response.body", "body": wire.error_event(_shutting_down())})
         finally:
             watch.close()
             await reply.events.aclose()  # type: ignore[attr-defined]
@@ -258,6 +270,10 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             if size > limit:
                 raise BodyTooLarge
             return b"".join(chunks)
+
+
+def _shutting_down() -> GatewayError:
+    return ShuttingDown("The server is shutting down and graceful_timeout ran out; try again.")
 
 
 def _timed_out(seconds: float, reading: bool) -> GatewayError:

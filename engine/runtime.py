@@ -19,6 +19,7 @@ from engine.access.limits import Limiter
 from engine.config.settings import check_given_settings
 from engine.handlers import WIRE_FORMATS, handler_table
 from engine.http.deadlines import Deadlines
+from engine.http.drain import Drain
 from engine.http.messages import Handler, LiveConfig
 from engine.live.discovery import Discovery
 from engine.live.reload import Reloader
@@ -50,6 +51,7 @@ class Runtime:
         self.state = SharedState()  # counters and cooldowns: memory, or Redis at redis_url
         self.traffic = Traffic()  # what the routing strategies count in this worker
         self.guard = Guard(Limiter(self.state))  # client keys and rate limits
+        self.drain = Drain()  # requests in flight, for the end of a graceful shutdown
         self.metrics = Metrics()
         self.live: LiveConfig = _Live(self.reloader, self.discovery)
         self._stop = asyncio.Event()

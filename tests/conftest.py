@@ -15,6 +15,7 @@ from typing import Any
 import openai
 import pytest
 
+from engine.config.settings import SERVERS
 from engine.upstream.client import Upstream
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
@@ -32,6 +33,12 @@ SCRIPTED = (
     "hold",
     "late-end",
 )
+
+
+@pytest.fixture(params=SERVERS)
+def server(request: pytest.FixtureRequest) -> str:
+    """Each ASGI server `patchbay serve --server` runs on: a test taking it runs on each."""
+    return str(request.param)
 
 
 @pytest.fixture

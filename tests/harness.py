@@ -14,7 +14,7 @@ import yaml
 from hypercorn.asyncio import serve
 
 from engine import create_app
-from engine.serve import hypercorn_config
+from engine.serving.hypercorn_server import hypercorn_config
 
 
 def free_port() -> int:

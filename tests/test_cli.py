@@ -103,7 +103,7 @@ def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.timeout(90)
-def test_serve_precedence_base_url_and_graceful_sigterm(tmp_path: Path) -> None:
+def test_serve_precedence_base_url_and_graceful_sigterm(tmp_path: Path, server: str) -> None:
     config = write_config(
         tmp_path / "cfg",
         {"providers": {"echo": {"kind": "echo", "models": ["echo-1"]}}},
@@ -125,6 +125,8 @@ def test_serve_precedence_base_url_and_graceful_sigterm(tmp_path: Path) -> None:
             "/api",
             "--host",
             "127.0.0.1",
+            "--server",
+            server,
         ],
         env={**os.environ, "PATCHBAY_PORT": "2", "PATCHBAY_BASE_URL": "/env"},
         stdout=subprocess.DEVNULL,

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.serve import GRACE_SECONDS
+from engine.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+GRACE_SECONDS = Settings().graceful_timeout
 GUIDE = ROOT / "docs" / "deployment.md"
 
 
@@ -86,8 +87,8 @@ def test_config_is_a_volume_and_the_state_lives_outside_it() -> None:
 
 def test_healthcheck_asks_health_and_the_command_serves() -> None:
     stage = dict(final_stage())
-    assert "/health" in stage["HEALTHCHECK"]
     assert "CMD" in stage["HEALTHCHECK"]
+    assert '["python", "-m", "engine.serving.probe"]' in stage["HEALTHCHECK"]
     assert stage["CMD"] == '["patchbay", "serve"]', "exec form: Patchbay is PID 1 and gets SIGTERM"
     routes = yaml.safe_load((ROOT / "routes.yaml").read_text())["routes"]
     assert {"path": "/health", "handler": "health.live"} in routes
@@ -109,7 +110,7 @@ def test_dockerignore_keeps_the_build_inputs() -> None:
         "config",
     ):
         assert needed not in ignored, needed
-    for unwanted in (".git", ".patchbay", "test-artifacts", ".venv"):
+    for unwanted in (".git", ".patchbay", "test-artifacts", ".venv", "venv", ".hypothesis"):
         assert unwanted in ignored, unwanted
     copied = [
         rest.split()[0] for word, rest in instructions() if word == "COPY" and "--from" not in rest
@@ -140,6 +141,7 @@ def test_compose_has_optional_redis_and_passes_every_key_through() -> None:
     assert services["patchbay"]["depends_on"]["redis"]["required"] is False
     passed = set(services["patchbay"]["environment"])
     assert "PATCHBAY_WATCH_POLLING" in passed and "PATCHBAY_REDIS_URL" in passed
+    assert "PATCHBAY_SERVER" in passed, "the server is chosen by one variable"
     for name in shipped_env_refs():
         assert name in passed, f"compose.yaml does not pass {name} through"
     grace = int(services["patchbay"]["stop_grace_period"].rstrip("s"))

@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.observe.metrics import MULTIPROC_ENV, prepare_multiprocess
+from engine.observe.metrics import (
+    MULTIPROC_ENV,
+    Metrics,
+    WorkerRestarts,
+    prepare_multiprocess,
+)
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 
@@ -145,14 +151,44 @@ def test_prepare_multiprocess_empties_the_directory(
     assert os.environ[MULTIPROC_ENV] == str(directory)
 
 
-def test_several_workers_report_their_sum(tmp_path: Path) -> None:
+def test_a_scrape_leaves_out_the_file_of_a_worker_still_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replacement worker creates its file empty and sizes it a moment later."""
+    monkeypatch.setenv(MULTIPROC_ENV, "placeholder")  # as it was, once the test is over
+    prepare_multiprocess(tmp_path / "metrics")
+    # As in a worker started with the directory set: samples go to files there.
+    monkeypatch.setattr(values, "ValueClass", values.get_value_class())
+    metrics = Metrics()
+    metrics.observe_request("/v1/models", "GET", 200, 0.01)
+    (tmp_path / "metrics" / "counter_999999.db").touch()
+    text = metrics.scrape({}).decode()
+    assert 'patchbay_requests_total{method="GET",route="/v1/models",status="200"} 1.0' in text
+
+
+def test_a_dead_workers_live_gauges_go_and_the_restart_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MULTIPROC_ENV, "placeholder")  # as it was, once the test is over
+    monkeypatch.setattr(values, "ValueClass", values.ValueClass)  # WorkerRestarts resets it
+    prepare_multiprocess(tmp_path / "metrics")
+    live = tmp_path / "metrics" / "gauge_livesum_4242.db"
+    live.write_bytes(b"")
+    restarts = WorkerRestarts()
+    restarts.record(4242)
+    assert not live.exists()
+    # The supervisor's count is in its file: a worker's scrape adds it in.
+    assert "patchbay_worker_restarts_total 1.0" in Metrics().scrape({}).decode()
+
+
+def test_several_workers_report_their_sum(tmp_path: Path, server: str) -> None:
     cfg = write_config(tmp_path / "cfg", providers("http://127.0.0.1:9"), server=SERVER)
     directory = tmp_path / "metrics"
     directory.mkdir()
     port = free_port()
     env = {**os.environ, MULTIPROC_ENV: str(directory), "FAKE_UPSTREAM_KEY": API_KEY}
     args = [sys.executable, "-m", "engine", "serve", "--config-dir", str(cfg)]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--server", server]
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
     try:
@@ -203,10 +239,12 @@ def _wait_for_workers(
 ) -> None:
     for _ in range(600):
         _check_alive(process, log)
-        if len({p.stem.rsplit("_", 1)[1] for p in directory.glob("counter_*.db")}) == count:
+        # The supervisor writes a file too (its count of worker restarts).
+        writers = {p.stem.rsplit("_", 1)[1] for p in directory.glob("counter_*.db")}
+        if len(writers - {str(process.pid)}) == count:
             return
         threading.Event().wait(0.05)
-    raise TimeoutError(f"{count} workers did not start")
+    raise TimeoutError(f"{count} workers did not start:\n{log.read_text()}")
 
 
 def _check_alive(process: subprocess.Popen[bytes], log: Path) -> None:

@@ -52,13 +52,14 @@ def _children(parent: int) -> set[int]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
-    """A two-worker Patchbay on a loopback port: (base URL, config dir, the process)."""
+def served(tmp_path: Path, server: str) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """A two-worker Patchbay on a loopback port, on each server: (base URL, config dir,
+    the process)."""
     directory = tmp_path / "cfg"
     Writer().setup(directory, config_files(spare=True))
     port = free_port()
     command = [sys.executable, "-m", "engine", "serve", "--config-dir", str(directory)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--server", server]
     env = {**os.environ, ADMIN_ENV: ADMIN_KEY}
     with open(tmp_path / "serve.log", "wb") as log:
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)

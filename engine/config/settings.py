@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENV_PREFIX = "PATCHBAY_"
-LISTENER_SETTINGS = ("host", "port", "workers", "keep_alive_timeout")
+LISTENER_SETTINGS = ("host", "port", "workers", "server", "keep_alive_timeout", "graceful_timeout")
 POSITIVE_SETTINGS = (
     "max_request_size",
     "max_response_size",
     "request_timeout",
     "keep_alive_timeout",
+    "graceful_timeout",
 )
+# The ASGI servers `patchbay serve` can run on; engine/serving/servers.py says how.
+SERVERS = ("hypercorn", "uvicorn", "granian")
 
 
 class SettingError(ValueError):
@@ -80,6 +83,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 8000
     workers: int = 1
+    server: str = "hypercorn"
     log_level: str = "info"
     log_format: str = "text"  # text for people, json for machines
     default_provider: str | None = None
@@ -90,6 +94,7 @@ class Settings:
     max_response_size: int = 32 * 1024 * 1024  # an upstream answer, decompressed
     request_timeout: float = 300.0
     keep_alive_timeout: float = 5.0  # seconds; Hypercorn's and uvicorn's default
+    graceful_timeout: float = 30.0  # seconds requests in flight get after SIGTERM
     request_logging: bool = True
     redis_url: str | None = None
     state_dir: str = ".patchbay"
@@ -154,6 +159,8 @@ def _check(settings: Settings) -> None:
         raise SettingError(f"port: {settings.port} is not a TCP port")
     if settings.workers < 1:
         raise SettingError(f"workers: must be at least 1, got {settings.workers}")
+    if settings.server not in SERVERS:
+        raise SettingError(f"server: must be one of {', '.join(SERVERS)}")
     # String values are not quoted: one may have come from a variable holding a secret.
     if settings.log_level not in LOG_LEVELS:
         raise SettingError(
@@ -234,3 +241,27 @@ def _resolve_block(block: str, file_block: Mapping[str, Any], environ: Mapping[s
         if env_name in environ:
             values[f.name] = _parse(env_name, str(f.type), environ[env_name])
     return cls(**values)
+
+
+def overridden_in_file(
+    file_values: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any]
+) -> list[str]:
+    """One line per flat setting that config/server.yaml sets and the command line or a
+    PATCHBAY_* variable replaces with another value (logged at start: no silent winner)."""
+    lines = []
+    for f in dataclasses.fields(Settings):
+        name = f.name
+        if name in _BLOCKS or name == "auth" or name not in file_values:
+            continue
+        env_name = ENV_PREFIX + name.upper()
+        if overrides.get(name) is not None:
+            source, raw = f"--{name.replace('_', '-')}", overrides[name]
+        elif env_name in environ:
+            source, raw = env_name, environ[env_name]
+        else:
+            continue
+        if _parse(source, str(f.type), raw) != file_values[name]:
+            lines.append(
+                f"{source}={raw} overrides {name}: {file_values[name]!r} of config/server.yaml"
+            )
+    return lines

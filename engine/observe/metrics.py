@@ -9,10 +9,11 @@ it, adds up every worker's files, so totals are exact.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from prometheus_client import (
@@ -21,8 +22,11 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    values,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The text format every Prometheus version reads; all of Patchbay's names are plain ASCII.
@@ -40,6 +44,27 @@ def prepare_multiprocess(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[MULTIPROC_ENV] = str(directory)
+
+
+WORKER_RESTARTS = "patchbay_worker_restarts"
+WORKER_RESTARTS_HELP = "Workers that died and were replaced by the supervisor."
+
+
+class WorkerRestarts:
+    """The supervisor's count of workers that died (several workers: multiprocess mode)."""
+
+    def __init__(self) -> None:
+        # prometheus_client chose where values live when it was imported, before the
+        # supervisor set the directory: look again, so that this count lands in a file
+        # there and every worker's scrape adds it up.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        self.counter = Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=None)
+
+    def record(self, pid: int) -> None:
+        """Worker `pid` died: its live gauges go, its counts stay in the sums."""
+        if os.environ.get(MULTIPROC_ENV):
+            mark_process_dead(pid)  # type: ignore[no-untyped-call]
+        self.counter.inc()
 
 
 class Metrics:
@@ -73,6 +98,8 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        # Counted by the supervisor; a worker shows it at 0 (alone, there is none).
+        Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=self.registry)
         self._reloads_seen = dict.fromkeys(RELOAD_RESULTS, 0)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
@@ -107,5 +134,24 @@ class Metrics:
         if not self.multiprocess:
             return generate_latest(self.registry)
         merged = CollectorRegistry()
-        MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        merged.register(WorkerFiles(Path(os.environ[MULTIPROC_ENV])))
         return generate_latest(merged)
+
+
+class WorkerFiles(Collector):
+    """Every worker's samples, from the files of the multiprocess directory.
+
+    A worker that is starting (a replacement, say) creates its file empty and sizes it
+    a moment later; prometheus_client's own collector fails on such a file, so those
+    are left out until they hold something."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        files = []
+        for path in self.directory.glob("*.db"):
+            with contextlib.suppress(OSError):  # a file can go between glob and stat
+                if path.stat().st_size > 0:
+                    files.append(str(path))
+        return MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return, no-untyped-call]
