@@ -93,7 +93,10 @@ class Front:
         elapsed = time.perf_counter() - started
         self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
         if snapshot.settings.request_logging:
-            log.info("%s %s %s %.1fms id=%s", method, path, status, elapsed * 1000, request_id)
+            notes = "".join(f" {k}={v}" for k, v in reply.notes.items()) if reply else ""
+            log.info(
+                "%s %s %s %.1fms id=%s%s", method, path, status, elapsed * 1000, request_id, notes
+            )
 
     async def _answer(
         self,

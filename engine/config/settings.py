@@ -13,7 +13,7 @@ from typing import Any
 
 ENV_PREFIX = "PATCHBAY_"
 LISTENER_SETTINGS = ("host", "port", "workers", "keep_alive_timeout")
-POSITIVE_SETTINGS = ("max_request_size", "request_timeout", "keep_alive_timeout")
+POSITIVE_SETTINGS = ("max_request_size", "request_timeout", "keep_alive_timeout", "cache_max_bytes")
 
 
 class SettingError(ValueError):
@@ -38,6 +38,16 @@ class Watch:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """At most `usd` US dollars per `window` (day, week, month, or a rolling Nh or Nd),
+    spent at every provider, or at `provider` alone."""
+
+    usd: float
+    window: str
+    provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientKey:
     """A client API key, stored as its SHA-256 hex digest."""
 
@@ -46,6 +56,7 @@ class ClientKey:
     models: tuple[str, ...] = ()
     rpm: int | None = None
     tpm: int | None = None
+    budgets: tuple[Budget, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +87,7 @@ class Settings:
     keep_alive_timeout: float = 5.0  # seconds; Hypercorn's and uvicorn's default
     request_logging: bool = True
     redis_url: str | None = None
+    cache_max_bytes: int = 64 * 1024 * 1024  # cached answers kept in memory, per worker
     state_dir: str = ".patchbay"
     api: ApiInfo = ApiInfo()
     watch: Watch = Watch()

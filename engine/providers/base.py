@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from engine.errors import InvalidRequest, UpstreamFailed
+from engine.providers.prices import Price
 from engine.upstream.client import Upstream
 
 ProviderStatus = Literal["active", "disabled", "missing_key"]
@@ -27,6 +28,7 @@ class Model:
 
     id: str
     type: str = "chat"  # a name in engine/modeltypes.py MODEL_TYPES
+    price: Price | None = None  # None: the cost of its answers is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Provider:
     models: Mapping[str, Model]
     discover: bool = False
     local: bool = False
+    stream_usage: bool = True  # ask for a stream's usage even when the client did not
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property

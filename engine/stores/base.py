@@ -1,4 +1,5 @@
-"""What a store of shared state promises: expiring counters and provider cooldowns.
+"""What a store of shared state promises: expiring counters, provider cooldowns, kept
+answers and the usage ledger.
 
 Two implementations keep the same promises: this worker's memory (engine/stores/memory.py)
 and Redis (engine/stores/redis_store.py), which every worker and instance sharing it agree on.
@@ -6,7 +7,7 @@ and Redis (engine/stores/redis_store.py), which every worker and instance sharin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +42,13 @@ class Counters(Protocol):
         """
         ...
 
+    async def totals(self, keys: Sequence[str]) -> list[int]:
+        """The current total of each key, in order (0 for a missing or expired one).
+
+        Raises CountersUnavailable when the store cannot be reached.
+        """
+        ...
+
 
 class Cooldowns(Protocol):
     """Where failures are counted and cooldowns kept."""
@@ -71,4 +79,20 @@ class Answers(Protocol):
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         """Keep `value` under `key` for `ttl` seconds; a store that fails keeps nothing."""
+        ...
+
+
+class Ledger(Protocol):
+    """Integer tallies per day, each under a field name (the usage ledger, engine/spend)."""
+
+    async def record(self, day: str, amounts: Mapping[str, int], ttl: int) -> None:
+        """Add each amount to its field of `day`; the day is kept `ttl` seconds after its
+        latest record. A store that fails records nothing."""
+        ...
+
+    async def days(self, days: Sequence[str]) -> list[dict[str, int]]:
+        """Each day's tallies (field -> total), in order; {} for a day with none.
+
+        Raises CountersUnavailable when the store cannot be reached.
+        """
         ...

@@ -1,6 +1,6 @@
 """The one store of shared state a worker owns: memory, or the Redis at `redis_url`.
 
-Limits, cooldowns and the search cache ask it, with the `redis_url` of their request's
+Limits, budgets, cooldowns, the usage ledger and the search and response caches ask it, with the `redis_url` of their request's
 snapshot, so all follow an edit of `redis_url` live; the client of a Redis no longer
 named is closed.
 
@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.stores.base import Answers, Cooldowns, Counters
-from engine.stores.memory import MemoryAnswers, MemoryCooldowns, MemoryCounters
+from engine.stores.base import Answers, Cooldowns, Counters, Ledger
+from engine.stores.memory import MemoryAnswers, MemoryCooldowns, MemoryCounters, MemoryLedger
 
 if TYPE_CHECKING:
     from engine.stores.redis_store import RedisState
@@ -35,6 +35,8 @@ class SharedState:
         self._counters = MemoryCounters()
         self._cooldowns = MemoryCooldowns()
         self._answers = MemoryAnswers()
+        self._responses = MemoryAnswers()  # apart from the search cache: neither evicts the other
+        self._ledger = MemoryLedger()
         self._redis: tuple[str, RedisState] | None = None
         self._open_until = 0.0  # the breaker: memory only until then
         self._failing_since: float | None = None  # wall-clock time of the first failure
@@ -55,6 +57,20 @@ class SharedState:
             self._answers.max_entries = max_entries
             return self._answers
         return (await self._shared(redis_url)).answers()
+
+    async def responses(self, redis_url: str | None, max_bytes: int) -> Answers:
+        """The response cache: in memory (at most `max_bytes` of answers), or in Redis."""
+        if redis_url is None or self._breaker_open():
+            self._responses.max_bytes = max_bytes
+            self._responses.max_entries = max_bytes  # the byte bound is the one that counts
+            return self._responses
+        return (await self._shared(redis_url)).answers()
+
+    async def ledger(self, redis_url: str | None) -> Ledger:
+        """Spend and tokens by day: this worker's alone in memory, everyone's in Redis."""
+        if redis_url is None or self._breaker_open():
+            return self._ledger
+        return await self._shared(redis_url)
 
     def health(self, redis_url: str | None) -> dict[str, Any]:
         """Where shared state is kept now, and since when Redis has failed (if it has)."""
