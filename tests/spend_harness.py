@@ -59,20 +59,20 @@ def chat_body(model: str, content: str = "hi there", **extra: Any) -> dict[str, 
     return {"model": model, "messages": [{"role": "user", "content": content}], **extra}
 
 
-def usage_report(base: str, key: str = ADMIN, **query: str) -> dict[str, Any]:
-    """GET /v1/usage around today (UTC), as `key` sees it."""
+def usage_report(base: str, credential: str = ADMIN, **query: str) -> dict[str, Any]:
+    """GET /v1/usage around today (UTC), as the holder of `credential` sees it."""
     today = datetime.now(UTC).date()
     span = {"start": str(today - timedelta(days=1)), "end": str(today + timedelta(days=1))}
     params = "&".join(f"{k}={v}" for k, v in {**span, **query}.items())
-    status, _, raw = send("GET", f"{base}/v1/usage?{params}", key=key)
+    status, _, raw = send("GET", f"{base}/v1/usage?{params}", key=credential)
     assert status == 200, raw
     report: dict[str, Any] = json.loads(raw)
     return report
 
 
-def spent_on(base: str, model: str, key: str = ADMIN) -> float | None:
+def spent_on(base: str, model: str, credential: str = ADMIN) -> float | None:
     """Dollars the usage report shows for `model` (PROVIDER/MODEL); None when unknown."""
-    rows = [r for r in usage_report(base, key)["data"] if r["model"] == model]
+    rows = [r for r in usage_report(base, credential)["data"] if r["model"] == model]
     costs = [r["cost_usd"] for r in rows]
     return None if not rows or None in costs else sum(costs)
 

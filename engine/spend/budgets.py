@@ -23,7 +23,7 @@ from engine.config.settings import Budget, ClientKey
 from engine.errors import GatewayError, QuotaExceeded
 from engine.providers.prices import NANO, nano, usd
 from engine.snapshot.model import Target
-from engine.spend.windows import span
+from engine.spend.windows import CALENDAR, span
 from engine.stores.base import CountersUnavailable
 from engine.stores.shared import SharedState
 
@@ -73,11 +73,8 @@ class Allowance:
     def _error(self, standing: Standing) -> QuotaExceeded:
         budget = standing.budget
         where = f"at provider '{budget.provider}'" if budget.provider else "at every provider"
-        period = (
-            f"this {budget.window}"
-            if budget.window[-1] not in "hd"
-            else f"in the last {budget.window}"
-        )
+        calendar = budget.window in CALENDAR
+        period = f"this {budget.window}" if calendar else f"in the last {budget.window}"
         when = datetime.fromtimestamp(standing.resets_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         wait = max(1, math.ceil(standing.resets_at - self.now))
         return QuotaExceeded(

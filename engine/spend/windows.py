@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+CALENDAR = ("day", "week", "month")
 SLICES = (300, 900, 3600, 86400)  # seconds
 MAX_SLICES = 48
 DAY = 86400
@@ -39,7 +40,7 @@ class Span:
 
 def span(window: str, now: float) -> Span:
     """The Span of `window` (a schema-checked spec) at `now` (Unix time)."""
-    if window in ("day", "week", "month"):
+    if window in CALENDAR:
         return _calendar(window, now)
     seconds = int(window[:-1]) * (3600 if window.endswith("h") else DAY)
     return _rolling(seconds, now)
