@@ -45,21 +45,23 @@ async def _answer(req: Request, plan: Plan, body: dict[str, Any]) -> Response | 
         return cache.hit(kept, body)
     reply = await _dispatched(req, plan, body)
     if cache is not None:
-        await cache.keep(reply, chat=True)
+        await cache.keep(reply, chat=True)  # a stream is kept with its usage, if it has one
+    if isinstance(reply, Stream) and not _asked_usage(body):
+        withhold_usage(reply)
     return reply
+
+
+def _asked_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
 
 
 async def _dispatched(req: Request, plan: Plan, body: dict[str, Any]) -> Response | Stream:
     if not body.get("stream"):
         reply, served = await dispatch(req, plan, body, lambda kind, call: kind.chat(call))
         return Response(reply, headers=served.headers())
-    asked = bool((body.get("stream_options") or {}).get("include_usage"))
-    opener = _open_stream if asked else _open_stream_with_usage
+    opener = _open_stream if _asked_usage(body) else _open_stream_with_usage
     (first, rest), served = await dispatch(req, plan, body, opener)
-    stream = Stream(first, rest, headers=served.headers())
-    if not asked:
-        withhold_usage(stream)
-    return stream
+    return Stream(first, rest, headers=served.headers())
 
 
 async def _open_stream_with_usage(
