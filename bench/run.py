@@ -20,7 +20,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
-from gateway import Target, start_direct, start_passthrough, start_patchbay, start_upstream
+from gateway import (
+    CACHED_ALIAS,
+    Target,
+    start_direct,
+    start_passthrough,
+    start_patchbay,
+    start_upstream,
+)
 from hotspots import profile_under_load
 from loadgen import LoadError, LoadGenerator, Sample, Scenario
 from report import (
@@ -45,14 +52,17 @@ from rig import (
     pinning_available,
     rss_kib,
 )
-from verify import WrongAnswer, check_completion, check_stream
+from verify import WrongAnswer, check_cache_hit, check_completion, check_stream
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "bench/bench-model"
+CACHED = CACHED_ALIAS  # Patchbay: the same model behind the response cache
 SCENARIOS = (
     Scenario("chat c=32", stream=False, connections=32),
     Scenario("chat c=128", stream=False, connections=128),
     Scenario("stream c=32", stream=True, connections=32),
+    # Every request after the first is a hit for Patchbay; (a) and (c) still proxy it.
+    Scenario("cache hit c=32", stream=False, connections=32, model=CACHED),
 )
 LATENCY = Scenario("chat c=1", stream=False, connections=1)
 NOISY = 1.25
@@ -124,6 +134,8 @@ class Bench:
             try:
                 check_completion(target.server.port, target.path, MODEL, self.load.api_key)
                 check_stream(target.server.port, target.path, MODEL, self.load.api_key)
+                if key == PATCHBAY:
+                    check_cache_hit(target.server.port, target.path, CACHED, self.load.api_key)
             except WrongAnswer as exc:
                 raise RigError(f"{key} answers wrongly: {exc}") from None
 
@@ -157,8 +169,8 @@ def parse_args() -> tuple[argparse.Namespace, Plan]:
     parser.add_argument("--api-key", default="", help="bearer key, if the shipped config needs one")
     parser.add_argument(
         "--only",
-        choices=("chat", "stream"),
-        help="measure only the chat or only the stream scenarios (and chat c=1)",
+        choices=("chat", "stream", "cache"),
+        help="measure only the chat, the stream or the cache-hit scenarios (and chat c=1)",
     )
     args = parser.parse_args()
     if args.quick:

@@ -92,7 +92,7 @@ class Front:
         status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
         elapsed = time.perf_counter() - started
         self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
-        if snapshot.settings.request_logging:
+        if snapshot.settings.request_logging and log.isEnabledFor(logging.INFO):
             notes = "".join(f" {k}={v}" for k, v in reply.notes.items()) if reply else ""
             log.info(
                 "%s %s %s %.1fms id=%s%s", method, path, status, elapsed * 1000, request_id, notes
@@ -190,12 +190,16 @@ async def _relay(send: Send, reply: Stream, wire: WireFormat) -> None:
     engine/providers/base.py) also ends the body, and a failure after the first byte
     becomes an error event that does."""
     tail = b""
+    edit = reply.edit  # what the client is sent of each item (see Stream)
     try:
-        if reply.head.endswith(DONE):
-            tail = reply.head
+        head = reply.head if edit is None else edit(reply.head)
+        if head.endswith(DONE):
+            tail = head
         else:
-            await send({"type": "http.response.body", "body": reply.head, "more_body": True})
+            await send({"type": "http.response.body", "body": head, "more_body": True})
             async for events in reply.events:
+                if edit is not None:
+                    events = edit(events)
                 if events.endswith(DONE):
                     tail = events
                     break

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """The billable counts one answer reports (a wire format reads them, engine/formats)."""
+class Usage(NamedTuple):
+    """The billable counts one answer reports (a wire format reads them, engine/formats).
+    A tuple: it is made for every answer, and tuples are cheap to make."""
 
     input_tokens: int = 0  # prompt tokens, the cached ones included
     cached_input_tokens: int = 0  # of input_tokens, those the provider served from its cache

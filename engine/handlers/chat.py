@@ -22,7 +22,7 @@ from engine.routing.dispatch import dispatch, plan_for
 from engine.search.grounding import wants_search
 from engine.snapshot.model import Plan
 from engine.spend.cache import ResponseCache
-from engine.spend.chunks import withhold_usage
+from engine.spend.chunks import without_usage
 
 
 class ChatCompletions:
@@ -47,7 +47,7 @@ async def _answer(req: Request, plan: Plan, body: dict[str, Any]) -> Response | 
     if cache is not None:
         await cache.keep(reply, chat=True)  # a stream is kept with its usage, if it has one
     if isinstance(reply, Stream) and not _asked_usage(body):
-        withhold_usage(reply)
+        reply.edit = without_usage  # read by the guard, kept from the client
     return reply
 
 

@@ -15,7 +15,6 @@ import orjson
 
 from engine.config.settings import ClientKey
 from engine.errors import GatewayError, InvalidRequest
-from engine.formats.usage import Usage
 from engine.http.deadlines import Deadlines
 from engine.observe.metrics import Metrics
 from engine.snapshot.model import Snapshot, Target
@@ -122,8 +121,9 @@ class Stream:
     """A server-sent event stream: `head` (already received), then `events`.
 
     A GatewayError raised by `events` is sent as an error event and ends the stream.
-    `usage` holds what a handler read from the stream and kept from the client (a
-    usage chunk it asked for on the client's behalf); the guard charges it.
+    `edit`, when set, is applied to the head and each item as the front door sends it,
+    after the guard has read them: a handler keeps from the client what it asked for
+    on the client's behalf (a usage chunk), and the guard still charges it.
     """
 
     head: bytes
@@ -131,7 +131,7 @@ class Stream:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     content_type: str = "text/event-stream"
-    usage: Usage | None = None
+    edit: Callable[[bytes], bytes] | None = None
     notes: dict[str, str] = field(default_factory=dict)  # extra access-log fields, e.g. cost
 
 

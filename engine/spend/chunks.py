@@ -1,22 +1,21 @@
 """Chat completions as chunks and back: a stored answer replayed as a stream, a stream
-assembled into the answer it stands for, and a usage chunk kept from a client that did
-not ask for it. OpenAI's wire format throughout (the chat handler's)."""
+assembled into the answer it stands for, and a stream without the usage chunk a client
+did not ask for. OpenAI's wire format throughout (the chat handler's)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
 from typing import Any
 
 import orjson
 
-from engine.formats import OPENAI
-from engine.formats.sse import DONE, blocks, frame, payloads
-from engine.http.messages import Stream
+from engine.formats.sse import DONE, frame, payloads
+from engine.formats.tally import event_around, usage_at
 
 Json = dict[str, Any]
 COMPLETE = ("stop", "length")  # the only endings an answer is stored with
+_NO_CHOICES = re.compile(rb'"choices"\s*:\s*\[\s*\]')  # OpenAI's usage chunk
 _DELTA_TEXT = ("content", "refusal")
-_NULL_USAGE = (b',"usage":null', b', "usage": null', b'"usage":null,', b'"usage": null, ')
 
 
 def replay(completion: Json, include_usage: bool) -> bytes:
@@ -127,41 +126,28 @@ class Assembler:
         return orjson.dumps(answer)
 
 
-def withhold_usage(reply: Stream) -> None:
-    """Keep from the client the usage Patchbay asked for on its behalf: the usage chunk
-    is taken out (its counts go to `reply.usage`, for the guard) and the `"usage": null`
-    of every other chunk too, so the client gets the stream it asked for."""
-    reply.head = _withheld(reply, reply.head)
-    reply.events = _withholding(reply, reply.events)
+def without_usage(framed: bytes) -> bytes:
+    """Whole events as a client that did not ask for usage gets them: the usage chunk
+    Patchbay asked for on its behalf taken out (the guard has read it already), a usage
+    on a chunk with choices dropped from it. Only events with a usage object are
+    looked at; the `"usage": null` an upstream may put in other chunks stays (the
+    chunk schema allows it, and taking it out would rewrite every event)."""
+    at = usage_at(framed)
+    while at >= 0:
+        start, end = event_around(framed, at)
+        event = framed[start:end]
+        kept = b"" if _NO_CHOICES.search(event) else _usage_dropped(event)
+        framed = framed[:start] + kept + framed[end:]
+        at = usage_at(framed, start + len(kept))
+    return framed
 
 
-async def _withholding(reply: Stream, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def _usage_dropped(event: bytes) -> bytes:
     try:
-        async for item in events:
-            item = _withheld(reply, item)
-            if item:
-                yield item
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
-
-
-def _withheld(reply: Stream, framed: bytes) -> bytes:
-    if b'"usage"' not in framed:
-        return framed  # the common case: a byte search
-    for null in _NULL_USAGE:
-        framed = framed.replace(null, b"")
-    if b'"usage"' not in framed:
-        return framed
-    return b"".join(_without_usage(reply, block) for block in blocks(framed))
-
-
-def _without_usage(reply: Stream, block: bytes) -> bytes:
-    try:
-        chunk = orjson.loads(b"\n".join(payloads(block + b"\n\n")) or b"null")
+        chunk = orjson.loads(b"\n".join(payloads(event)) or b"null")
     except orjson.JSONDecodeError:
-        return block + b"\n\n"
-    if not isinstance(chunk, dict) or not isinstance(chunk.get("usage"), dict):
-        return block + b"\n\n"
-    reply.usage = OPENAI.usage(chunk)
-    del chunk["usage"]
-    return frame(orjson.dumps(chunk)) if chunk.get("choices") else b""
+        return event
+    if not isinstance(chunk, dict):
+        return event
+    chunk.pop("usage", None)
+    return frame(orjson.dumps(chunk))

@@ -2,14 +2,15 @@
 
 Every answer from a model is recorded once it is complete, in the worker's shared
 state (engine/stores): per worker in memory, for every worker and instance in Redis.
-Days are kept KEPT_DAYS after their last record. `GET /v1/usage` reads it back.
+Days are kept KEPT_DAYS after their last record. `GET /v1/usage` reads it back; while
+neither an admin key nor a client key is configured no one may, and nothing is
+recorded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -28,8 +29,7 @@ MEASURES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One answer for the ledger: who asked, which model served, what it consumed and cost."""
 
     key: str | None  # the client key's name; None for an anonymous client
@@ -53,13 +53,34 @@ class Entry:
         return counts
 
 
+class Books:
+    """Writes entries to a Ledger; each (key, model)'s field names and the day's name are
+    worked out once, not for every answer."""
+
+    def __init__(self) -> None:
+        self._fields: dict[tuple[str | None, str], dict[str, str]] = {}
+        self._day = ""
+        self._day_ends = 0.0
+
+    async def record(self, ledger: Ledger, entry: Entry, now: float) -> None:
+        names = self._fields.get((entry.key, entry.model))
+        if names is None:
+            if len(self._fields) > 10_000:  # keys x models: bounded all the same
+                self._fields.clear()
+            names = {m: _field(entry.key, entry.model, m) for m in MEASURES}
+            self._fields[(entry.key, entry.model)] = names
+        amounts = {names[m]: n for m, n in entry.amounts().items() if n}
+        await ledger.record(self._day_of(now), amounts, KEPT_DAYS * 86400)
+
+    def _day_of(self, now: float) -> str:
+        if now >= self._day_ends or now < self._day_ends - 86400:
+            self._day = day_of(now)
+            self._day_ends = (now // 86400 + 1) * 86400  # UTC days are 86400 s long
+        return self._day
+
+
 def day_of(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d")
-
-
-async def record(ledger: Ledger, entry: Entry, now: float) -> None:
-    fields = {_field(entry.key, entry.model, m): n for m, n in entry.amounts().items() if n}
-    await ledger.record(day_of(now), fields, KEPT_DAYS * 86400)
 
 
 async def report(

@@ -4,8 +4,8 @@ The guard hands each reply here. A reply names the model that served it in its
 `x-patchbay-provider` and `x-patchbay-model` headers (every dispatched answer does),
 and its usage is read in the route's wire format (engine/formats/tally.py). A JSON
 answer is settled before it is sent and says `x-patchbay-cost`; a stream is settled
-when it ends, however it ends, from its usage event (or the usage a handler withheld
-from the client, see engine/http/messages.py `Stream`), else from an estimate. An
+when it ends, however it ends, from its usage event (which the client may not get,
+see engine/http/messages.py `Stream.edit`), else from an estimate. An
 answer from the response cache costs nothing and counts no tokens.
 """
 
@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.formats import WireFormat
 from engine.formats.sse import DONE
-from engine.formats.tally import StreamTally, answer_usage
+from engine.formats.tally import AnswerUsage, StreamTally
 from engine.formats.usage import Usage
 from engine.http.messages import Request, Response, Stream
 from engine.providers.base import Model
 from engine.providers.prices import nano, usd
 from engine.spend.budgets import Allowance, Budgets
-from engine.spend.ledger import Entry, record
+from engine.spend.ledger import Books, Entry
 
 TokenCharge = Callable[[int], Awaitable[None]]  # tokens for the key's per-minute limit
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
+class Served(NamedTuple):
     """Who served an answer, as its headers say; `model` is None when the live snapshot
     no longer has it (its price is then unknown)."""
 
@@ -56,6 +55,7 @@ class Meter:
     def __init__(self, budgets: Budgets, clock: Callable[[], float] = time.time) -> None:
         self.budgets = budgets
         self.clock = clock
+        self.books = Books()
 
     async def settle(
         self,
@@ -96,7 +96,7 @@ class Meter:
         tokens: TokenCharge | None,
     ) -> None:
         hit = reply.headers.get("x-patchbay-cache") == "HIT"
-        read = answer_usage(reply.body, wire) if not hit else None
+        read = AnswerUsage.of(reply.body, wire) if not hit else None
         usage = read.usage if read is not None else None
         cost = 0.0 if hit else _cost(served, usage)
         await self._book(req, reply, served, usage, cost, hit, allowance)
@@ -104,8 +104,8 @@ class Meter:
         if allowance is not None:
             charged = nano(cost or 0.0)
             reply.headers["x-patchbay-key-spend"] = allowance.spent(charged, served.provider)
-        if tokens is not None and read is not None and read.tokens:
-            await tokens(read.tokens)
+        if tokens is not None and read is not None and (counted := read.tokens):
+            await tokens(counted)
 
     async def _settle_stream(
         self,
@@ -117,14 +117,14 @@ class Meter:
         tokens: TokenCharge | None,
     ) -> None:
         hit = reply.headers.get("x-patchbay-cache") == "HIT"
-        usage = reply.usage or tally.usage
+        usage = tally.usage
         if usage is None and not hit:
             usage = tally.estimate()
             reply.notes["usage"] = "estimated"
         cost = 0.0 if hit else _cost(served, usage)
         await self._book(req, reply, served, usage, cost, hit, allowance)
         if tokens is not None and usage is not None and not hit:
-            await tokens(reply.usage.tokens if reply.usage else tally.tokens)
+            await tokens(tally.tokens)
 
     async def _book(
         self,
@@ -138,16 +138,20 @@ class Meter:
     ) -> None:
         """Record the answer in the ledger, the metrics and the key's budgets."""
         key = req.client
-        redis_url = req.snapshot.settings.redis_url
+        settings = req.snapshot.settings
         entry = Entry(key.name if key else None, served.public_id, usage, cost, hit)
-        await record(await req.services.state.ledger(redis_url), entry, self.clock())
+        if settings.auth.admin_key or settings.auth.keys:  # else no one may read the ledger
+            ledger = await req.services.state.ledger(settings.redis_url)
+            await self.books.record(ledger, entry, self.clock())
         reply.notes["cost"] = "null" if cost is None else usd(cost)
         if key is not None:
             reply.notes["key"] = key.name
         if cost:
             req.services.metrics.spend.cost(served.provider, served.model_id, entry.key, cost)
             if allowance is not None:
-                await self.budgets.charge(allowance.key, served.provider, nano(cost), redis_url)
+                await self.budgets.charge(
+                    allowance.key, served.provider, nano(cost), settings.redis_url
+                )
 
 
 def _cost(served: Served, usage: Usage | None) -> float | None:
