@@ -45,6 +45,7 @@ def cache_providers(fake_url: str, cached: dict[str, Any] | None = None) -> dict
         if name in ("midstream-error", "reject-400", "embed-test"):
             item = {"id": entry} if isinstance(entry, str) else entry
             models[i] = {**item, "cache": {"ttl": 60}}
+    models.append({"id": "slow-stream", "cache": {"ttl": 60}})  # a pause after every chunk
     return providers
 
 
@@ -170,6 +171,17 @@ def test_a_streamed_answer_is_kept_once_complete_and_served_as_json(
     validate("CreateChatCompletionResponse", completion)
     assert completion["choices"][0]["message"]["content"] == text == "upstream says: stream me"
     assert completion["usage"]["total_tokens"] == 12  # asked for on the client's behalf
+
+
+def test_a_stream_that_arrives_in_many_reads_is_kept_once_it_ends(
+    base: str, fake_openai: FakeOpenAI
+) -> None:
+    streamed = ask(sdk(base), "one by one", model="up/slow-stream", stream=True)
+    assert streamed.headers["x-patchbay-cache"] == "MISS"
+    assert _text(_chunks_validated(streamed)) == "upstream says: one by one"
+    again = ask(sdk(base), "one by one", model="up/slow-stream")
+    assert again.headers["x-patchbay-cache"] == "HIT" and calls(fake_openai) == 1
+    assert json.loads(again.text)["choices"][0]["message"]["content"] == "upstream says: one by one"
 
 
 def test_no_cache_skips_the_read_no_store_the_write_and_max_age_bounds_a_hit(

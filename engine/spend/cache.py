@@ -161,17 +161,18 @@ class ResponseCache:
         assembler = Assembler()
         assembler.feed(reply.head)
         if not assembler.done:
-            reply.events = self._assembling(reply, assembler)
+            reply.events = self._assembling(reply.events, reply.headers, assembler)
         elif (answer := assembler.completion()) is not None:
             await self._put(reply.headers, answer)  # it all came in the first read
 
-    async def _assembling(self, reply: Stream, assembler: Assembler) -> AsyncIterator[bytes]:
-        events = reply.events
+    async def _assembling(
+        self, events: AsyncIterator[bytes], headers: Mapping[str, str], assembler: Assembler
+    ) -> AsyncIterator[bytes]:
         try:
             async for item in events:
                 assembler.feed(item)
                 if assembler.done and (answer := assembler.completion()) is not None:
-                    await self._put(reply.headers, answer)  # before the client sees the end
+                    await self._put(headers, answer)  # before the client sees the end
                 yield item
         finally:
             await events.aclose()  # type: ignore[attr-defined]
