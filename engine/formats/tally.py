@@ -75,8 +75,8 @@ class StreamTally:
         self.wire = wire
         self.prompt_estimate = math.ceil(len(request_body) / BYTES_PER_TOKEN)
         self.text_chars = 0
-        self.reported: int | None = None
         self.usage: Usage | None = None  # as reported
+        self._reported: dict[str, Any] | None = None  # the event that reported it
         self._held: list[bytes] = []
         self._held_bytes = 0
 
@@ -112,18 +112,21 @@ class StreamTally:
             return
         if not isinstance(chunk, dict):
             return
-        reported = self.wire.usage_tokens(chunk)
-        if reported is not None:
-            self.reported = reported
-            self.usage = self.wire.usage(chunk)
+        usage = self.wire.usage(chunk)
+        if usage is not None:
+            self.usage, self._reported = usage, chunk
             return
         self.text_chars += self.wire.generated_chars(chunk)
 
     @property
+    def reported(self) -> int | None:
+        """The tokens the usage event reports, as rate limits count them."""
+        return None if self._reported is None else self.wire.usage_tokens(self._reported)
+
+    @property
     def tokens(self) -> int:
-        if self.reported is not None:
-            return self.reported
-        return self.estimate().tokens
+        reported = self.reported
+        return reported if reported is not None else self.estimate().tokens
 
     def estimate(self) -> Usage:
         """Input and output tokens guessed from sizes (for a stream that reported none)."""

@@ -9,7 +9,6 @@ response cache when they can (engine/spend/cache.py).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 from engine.errors import GatewayError
@@ -70,7 +69,8 @@ async def _open_stream_with_usage(
     """`_open_stream`, asking the upstream for the stream's usage on the client's behalf."""
     if call.provider.stream_usage:
         options = {**(call.body.get("stream_options") or {}), "include_usage": True}
-        call = replace(call, body={**call.body, "stream_options": options})
+        body = {**call.body, "stream_options": options}
+        call = Call(call.upstream, call.provider, call.model, body)
     return await _open_stream(kind, call)
 
 
