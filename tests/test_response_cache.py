@@ -306,3 +306,19 @@ def test_memory_keeps_at_most_its_bytes_least_recently_used_out_first() -> None:
         assert await answers.get("huge") is None
 
     asyncio.run(scenario())
+
+
+def test_a_bare_yaml_on_or_off_is_taken_as_meant(tmp_path: Path) -> None:
+    write_config(tmp_path, {"providers": {"echo": {"kind": "echo", "models": ["echo-1"]}}})
+    (tmp_path / "providers.yaml").write_text(
+        "providers:\n"
+        "  echo:\n"
+        "    kind: echo\n"
+        "    models: [{id: echo-1, cache: {mode: on}}, {id: echo-2, cache: {mode: off}}]\n"
+        "aliases:\n"
+        "  kept: {targets: [{model: echo/echo-1}], cache: {mode: read_only, ttl: 5}}\n"
+    )
+    plans = create_app(tmp_path).config["PATCHBAY_RUNTIME"].snapshot.plans
+    assert plans["echo/echo-1"].cache is not None and plans["echo/echo-1"].cache.mode == "on"
+    assert plans["echo/echo-2"].cache is None
+    assert plans["kept"].cache is not None and plans["kept"].cache.mode == "read_only"

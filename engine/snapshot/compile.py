@@ -222,11 +222,16 @@ def _model_caches(providers_file: Mapping[str, Any]) -> dict[str, CacheRule]:
 
 
 def _cache_rule(spec: Mapping[str, Any] | None) -> CacheRule | None:
-    """A `cache:` block; None when absent or `mode: off`."""
-    if spec is None or spec.get("mode", "on") == "off":
+    """A `cache:` block; None when absent or `mode: off` (YAML's bare on/off are booleans)."""
+    if spec is None:
+        return None
+    mode = spec.get("mode", "on")
+    if isinstance(mode, bool):
+        mode = "on" if mode else "off"
+    if mode == "off":
         return None
     return CacheRule(
-        mode=spec.get("mode", "on"),
+        mode=mode,
         ttl=float(spec.get("ttl", 3600)),
         shared=bool(spec.get("shared", False)),
     )
