@@ -99,7 +99,7 @@ class Meter:
         read = AnswerUsage.of(reply.body, wire) if not hit else None
         usage = read.usage if read is not None else None
         cost = 0.0 if hit else _cost(served, usage)
-        await self._book(req, reply, served, usage, cost, hit, allowance)
+        await self._book(req, reply, served, usage, cost, hit)
         reply.headers["x-patchbay-cost"] = reply.notes["cost"]
         if allowance is not None:
             charged = nano(cost or 0.0)
@@ -122,7 +122,7 @@ class Meter:
             usage = tally.estimate()
             reply.notes["usage"] = "estimated"
         cost = 0.0 if hit else _cost(served, usage)
-        await self._book(req, reply, served, usage, cost, hit, allowance)
+        await self._book(req, reply, served, usage, cost, hit)
         if tokens is not None and usage is not None and not hit:
             await tokens(tally.tokens)
 
@@ -134,7 +134,6 @@ class Meter:
         usage: Usage | None,
         cost: float | None,
         hit: bool,
-        allowance: Allowance | None,
     ) -> None:
         """Record the answer in the ledger, the metrics and the key's budgets."""
         key = req.client
@@ -148,10 +147,8 @@ class Meter:
             reply.notes["key"] = key.name
         if cost:
             req.services.metrics.spend.cost(served.provider, served.model_id, entry.key, cost)
-            if allowance is not None:
-                await self.budgets.charge(
-                    allowance.key, served.provider, nano(cost), settings.redis_url
-                )
+            if key is not None and key.budgets:  # also when the standing could not be read
+                await self.budgets.charge(key, served.provider, nano(cost), settings.redis_url)
 
 
 def _cost(served: Served, usage: Usage | None) -> float | None:
