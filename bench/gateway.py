@@ -27,6 +27,7 @@ WORKERS_SETTLE = 3.0  # seconds
 
 
 MESSAGES_PATH = "/v1/messages"
+CACHED_ALIAS = "bench-cached"
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,18 @@ def write_config(repo: Path, into: Path, upstream: str) -> str:
         (into / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, into / name)
     providers = yaml.safe_load((repo / "providers.yaml").read_text()) or {}
+    # Priced, so that every answer's cost is settled as in production.
+    price = {"input_per_mtok": 0.15, "output_per_mtok": 0.60}
     providers.setdefault("providers", {})["bench"] = {
         "kind": "openai",
         "base_url": upstream,
         "api_key": "${" + KEY_VARIABLE + "}",
-        "models": ["bench-model"],
+        "models": [{"id": "bench-model", "price": price}],
+    }
+    # The cache-hit scenario's model: the same upstream model behind the response cache.
+    providers.setdefault("aliases", {})[CACHED_ALIAS] = {
+        "targets": [{"model": "bench/bench-model"}],
+        "cache": {"ttl": 3600, "shared": True},
     }
     (into / "providers.yaml").write_text(yaml.safe_dump(providers, sort_keys=False))
     server = yaml.safe_load((repo / "config/server.yaml").read_text()) or {}

@@ -27,11 +27,13 @@ class LoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class Scenario:
-    """One load shape: stream or not, and how many concurrent connections."""
+    """One load shape: stream or not, how many concurrent connections, and the model
+    asked for when not the benchmark's own."""
 
     name: str
     stream: bool
     connections: int
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class LoadGenerator:
         env = {
             **os.environ,
             "BENCH_STREAM": "1" if scenario.stream else "0",
-            "BENCH_MODEL": self.model,
+            "BENCH_MODEL": scenario.model or self.model,
             "BENCH_API_KEY": self.api_key,
             "BENCH_FORMAT": wire,
         }

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from gateway import (
+    CACHED_ALIAS,
     Target,
     messages_target,
     start_direct,
@@ -63,14 +64,23 @@ from servers import (
     start_scaling_targets,
     start_server_targets,
 )
-from verify import WrongAnswer, check_completion, check_messages_stream, check_stream
+from verify import (
+    WrongAnswer,
+    check_cache_hit,
+    check_completion,
+    check_messages_stream,
+    check_stream,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "bench/bench-model"
+CACHED = CACHED_ALIAS  # Patchbay: the same model behind the response cache
 SCENARIOS = (
     Scenario("chat c=32", stream=False, connections=32),
     Scenario("chat c=128", stream=False, connections=128),
     Scenario("stream c=32", stream=True, connections=32),
+    # Every request after the first is a hit for Patchbay; (a) and (c) still proxy it.
+    Scenario("cache hit c=32", stream=False, connections=32, model=CACHED),
 )
 LATENCY = Scenario("chat c=1", stream=False, connections=1)
 MESSAGES_STREAM = Scenario("stream c=32", stream=True, connections=32)
@@ -147,6 +157,8 @@ class Bench:
                     continue
                 check_completion(port, path, MODEL, api_key)
                 check_stream(port, path, MODEL, api_key)
+                if key == PATCHBAY:
+                    check_cache_hit(port, path, CACHED, api_key)
             except WrongAnswer as exc:
                 raise RigError(f"{key} answers wrongly: {exc}") from None
 
@@ -190,8 +202,8 @@ def parse_args() -> tuple[argparse.Namespace, Plan]:
     )
     parser.add_argument(
         "--only",
-        choices=("chat", "stream"),
-        help="measure only the chat or only the stream scenarios (and chat c=1)",
+        choices=("chat", "stream", "cache"),
+        help="measure only the chat, the stream or the cache-hit scenarios (and chat c=1)",
     )
     args = parser.parse_args()
     if args.quick:

@@ -2,8 +2,10 @@
 
 `POST /v1/chat/completions` answers a fixed ChatCompletion, or, when the body asks for
 `"stream": true`, a fixed SSE stream of 20 chunks and `data: [DONE]`, each chunk sent
-in its own write so a gateway sees a stream rather than one block. `GET /v1/models`
-lists `bench-model`. HTTP/1.1 keep-alive and pipelining are supported; nothing else.
+in its own write so a gateway sees a stream rather than one block. A stream whose body
+asks for `"include_usage": true` is OpenAI's: `"usage": null` in every chunk and a
+usage chunk before `[DONE]`. `GET /v1/models` lists `bench-model`. HTTP/1.1 keep-alive
+and pipelining are supported; nothing else.
 
 Run: python bench/upstream.py --port 9000
 """
@@ -23,6 +25,8 @@ WORDS = [f"word{i} " for i in range(20)]
 TEXT = "".join(WORDS)
 CREATED = 1_700_000_000
 STREAM_FLAG = re.compile(rb'"stream"\s*:\s*true')
+USAGE_FLAG = re.compile(rb'"include_usage"\s*:\s*true')
+USAGE = {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32}
 HEAD_END = b"\r\n\r\n"
 
 
@@ -51,21 +55,35 @@ def completion_response() -> bytes:
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32},
+        "usage": USAGE,
     }
     return _response("200 OK", "application/json", _compact(body))
 
 
-def _chunk_event(index: int) -> bytes:
+def _chunk_event(index: int, usage: bool) -> bytes:
     delta: dict[str, str] = {"content": WORDS[index]}
     if index == 0:
         delta = {"role": "assistant", **delta}
-    chunk = {
+    chunk: dict[str, object] = {
         "id": "chatcmpl-bench",
         "object": "chat.completion.chunk",
         "created": CREATED,
         "model": MODEL,
         "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if index == 19 else None}],
+    }
+    if usage:
+        chunk["usage"] = None
+    return b"data: " + _compact(chunk) + b"\n\n"
+
+
+def _usage_event() -> bytes:
+    chunk = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": MODEL,
+        "choices": [],
+        "usage": USAGE,
     }
     return b"data: " + _compact(chunk) + b"\n\n"
 
@@ -74,13 +92,16 @@ def _http_chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-def stream_writes() -> list[bytes]:
-    """The stream answer as the separate writes it is sent in: head, 20 events, [DONE]."""
+def stream_writes(usage: bool = False) -> list[bytes]:
+    """The stream answer as the separate writes it is sent in: head, 20 events (and the
+    usage event, when asked for), [DONE]."""
     head = (
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
         b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
     )
-    events = [_http_chunk(_chunk_event(i)) for i in range(len(WORDS))]
+    events = [_http_chunk(_chunk_event(i, usage)) for i in range(len(WORDS))]
+    if usage:
+        events.append(_http_chunk(_usage_event()))
     done = _http_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n"
     return [head, *events, done]
 
@@ -97,9 +118,10 @@ BAD_REQUEST = _response("400 Bad Request", "application/json", b'{"error":"bad r
 class ChatUpstream(asyncio.Protocol):
     """One client connection: parse requests as bytes arrive, answer each in order."""
 
-    def __init__(self, completion: bytes, stream: list[bytes]) -> None:
+    def __init__(self, completion: bytes, stream: list[bytes], with_usage: list[bytes]) -> None:
         self._completion = completion
         self._stream = stream
+        self._with_usage = with_usage
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
 
@@ -128,7 +150,8 @@ class ChatUpstream(asyncio.Protocol):
         line = head.split(b"\r\n", 1)[0]
         if line.startswith(b"POST /v1/chat/completions "):
             if STREAM_FLAG.search(body):
-                for write in self._stream:
+                writes = self._with_usage if USAGE_FLAG.search(body) else self._stream
+                for write in writes:
                     self._transport.write(write)
             else:
                 self._transport.write(self._completion)
@@ -181,9 +204,13 @@ def _take_chunked(buffer: bytearray, head: bytes, start: int) -> tuple[bytes, by
 async def serve(host: str, port: int) -> None:
     """Serve until the process is stopped."""
     loop = asyncio.get_running_loop()
-    completion, stream = completion_response(), stream_writes()
+    completion, stream, with_usage = completion_response(), stream_writes(), stream_writes(True)
     server = await loop.create_server(
-        lambda: ChatUpstream(completion, stream), host, port, backlog=4096, reuse_address=True
+        lambda: ChatUpstream(completion, stream, with_usage),
+        host,
+        port,
+        backlog=4096,
+        reuse_address=True,
     )
     async with server:
         await server.serve_forever()

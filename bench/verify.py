@@ -64,6 +64,23 @@ def check_completion(port: int, path: str, model: str, api_key: str = "") -> Non
         raise WrongAnswer(f"non-stream content differs: {content!r}")
 
 
+def check_cache_hit(port: int, path: str, model: str, api_key: str = "") -> None:
+    """Patchbay's cache-hit scenario: the cached model answers the upstream's text, and
+    the same request again comes from the response cache."""
+    check_completion(port, path, model, api_key)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", path, body=chat_body(model, stream=False), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        cache = response.getheader("x-patchbay-cache")
+    finally:
+        connection.close()
+    if cache != "HIT":
+        raise WrongAnswer(f"the second request to {model} was not a cache hit: {cache!r}")
+
+
 def check_stream(port: int, path: str, model: str, api_key: str = "") -> None:
     """A stream request returns 200, text/event-stream, all 20 deltas, then [DONE]."""
     status, content_type, body = _post(port, path, chat_body(model, stream=True), api_key)

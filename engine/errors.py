@@ -95,6 +95,14 @@ class RateLimited(GatewayError):
     failure = "429"
 
 
+class QuotaExceeded(GatewayError):
+    """A client key spent its budget (OpenAI's answer to an account out of credit)."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
 class UpstreamRejected(GatewayError):
     """The upstream answered 4xx: its status and message are relayed."""
 

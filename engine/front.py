@@ -101,17 +101,19 @@ class Front:
         status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
         elapsed = time.perf_counter() - started
         self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
-        if snapshot.settings.request_logging:
+        if snapshot.settings.request_logging and log.isEnabledFor(logging.INFO):
             ms = round(elapsed * 1000, 1)
+            notes = reply.notes if reply else {}
             fields = {"method": method, "path": path, "status": status, "ms": ms, "id": request_id}
             log.info(
-                "%s %s %s %.1fms id=%s",
+                "%s %s %s %.1fms id=%s%s",
                 method,
                 path,
                 status,
                 ms,
                 request_id,
-                extra={"fields": fields},
+                "".join(f" {k}={v}" for k, v in notes.items()),
+                extra={"fields": {**fields, **notes}},
             )
 
     async def _answer(
@@ -229,12 +231,16 @@ async def _relay(
     engine/providers/base.py) also ends the body, and a failure after the first byte
     becomes an error event that does."""
     tail = b""
+    edit = reply.edit  # what the client is sent of each item (see Stream)
     try:
-        if reply.head.endswith(DONE):
-            tail = reply.head
+        head = reply.head if edit is None else edit(reply.head)
+        if head.endswith(DONE):
+            tail = head
         else:
-            await send({"type": "http.response.body", "body": reply.head, "more_body": True})
+            await send({"type": "http.response.body", "body": head, "more_body": True})
             async for events in reply.events:
+                if edit is not None:
+                    events = edit(events)
                 if events.endswith(DONE):
                     tail = events
                     break

@@ -119,7 +119,8 @@ def test_unknown_key_points_at_the_key_and_suggests(tmp_path: Path) -> None:
     write_config(tmp_path, providers="providers:\n  echo:\n    kindd: echo\n    kind: echo\n")
     assert problems(tmp_path) == [
         "providers.yaml:3:5: unknown key 'kindd' (allowed: api_key, auth, base_url, enabled,"
-        " headers, image_base_url, kind, local, models, params, query, responses, timeout);"
+        " headers, image_base_url, kind, local, models, params, query, responses, stream_usage,"
+        " timeout);"
         " did you mean 'kind'?"
         " (at providers.echo.kindd)"
     ]

@@ -83,6 +83,7 @@ def test_listed_origin_sees_the_answer_and_its_headers(tmp_path: Path) -> None:
         assert got["Vary"] == "Origin"
         exposed = got["Access-Control-Expose-Headers"]
         assert "x-request-id" in exposed and "x-patchbay-provider" in exposed
+        assert "x-patchbay-cost" in exposed and "x-patchbay-cache" in exposed
         # Errors, streams and pages not served by routes.yaml carry them too.
         status, got, _ = request(url, "GET", "/v1/models/nope/nothing", {"Origin": APP})
         assert status == 404 and got["Access-Control-Allow-Origin"] == APP

@@ -23,10 +23,11 @@ from quart import Quart
 import tests.harness
 from engine import create_app
 from engine.access.guard import quota_for
-from engine.access.limits import Limiter, Quota, StreamTally
+from engine.access.limits import Limiter, Quota
 from engine.config.settings import ClientKey, RateLimit
 from engine.errors import RateLimited
 from engine.formats import OPENAI
+from engine.formats.tally import StreamTally
 from engine.http.deadlines import DeadlinePassed, Deadlines
 from engine.runtime import Runtime
 from engine.stores.memory import MemoryCounters
@@ -290,6 +291,17 @@ def test_tpm_charges_usage_of_answers_and_streams(tmp_path: Path, runtimes: list
             )
             assert list(stream)[-1].usage is not None
         assert chat(url)[0] == 429
+        clock.now += 60
+        status, _, raw = chat(url, stream=True)  # the client did not ask for usage; Patchbay did
+        assert status == 200 and raw.endswith(b"data: [DONE]\n\n") and b"usage" not in raw
+        assert [chat(url)[0] for _ in range(3)] == [200, 200, 429]  # 4 from the stream, 8, 12
+        never_asked = {"echo": {**PROVIDERS["providers"]["echo"], "stream_usage": False}}
+        write_config(
+            tmp_path,
+            {**PROVIDERS, "providers": never_asked},
+            server=server_config(rate_limit={"tpm": 10}),
+        )
+        reload(url)
         clock.now += 60
         status, _, raw = chat(url, stream=True)  # no usage chunk: the estimate is charged
         assert status == 200 and raw.endswith(b"data: [DONE]\n\n")

@@ -1,10 +1,12 @@
-"""Who may call, what they may use, and how often.
+"""Who may call, what they may use, how often and for how much.
 
 `Guard.run` wraps every routed handler: it authenticates the client key, admits the
-request under its rate limits and charges the tokens of the answer. With auth off and
-no limits set it only calls the handler. `check_model` enforces a key's model
-allow-list where the model name is resolved. (`request_timeout` is the front door's:
-it runs from the request's arrival, body included.)
+request under its rate limits, reads its budgets (routing then refuses the priced
+targets of a spent one) and settles the answer: cost, tokens, budgets, ledger. With
+auth off and no limits set it only calls the handler and settles. `check_model`
+enforces a key's model allow-list where the model name is resolved.
+(`request_timeout` is the front door's: it runs from the request's arrival, body
+included.)
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import hmac
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
-from engine.access.limits import Limiter, Quota, StreamTally, response_tokens, tallied
+from engine.access.limits import Limiter, Quota
 from engine.config.settings import Auth, ClientKey, RateLimit
 from engine.errors import AuthenticationFailed, PermissionDenied
 from engine.formats import OPENAI, WireFormat
 from engine.http.messages import Handler, Request, Response, Stream
 from engine.snapshot.model import Plan, Route
+from engine.spend.budgets import Budgets
+from engine.spend.meter import Meter, TokenCharge
 
-# Probes, scrapes and the admin routes (which check the admin key) need no client key.
-OPEN_HANDLERS = ("health.", "metrics.", "admin.")
+# Probes, scrapes, the admin routes and the usage report (which check keys themselves)
+# need no client key.
+OPEN_HANDLERS = ("health.", "metrics.", "admin.", "usage.")
 
 
 def authenticate(
@@ -100,43 +105,39 @@ def quota_for(key: ClientKey | None, defaults: RateLimit, peer: str | None) -> Q
 
 
 class Guard:
-    """Runs handlers under the request snapshot's auth and rate limits."""
+    """Runs handlers under the request snapshot's auth, rate limits and budgets, and
+    settles what each answer cost (engine/spend/meter.py)."""
 
     def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
+        self.budgets = Budgets(limiter.state)
+        self.meter = Meter(self.budgets)
 
     async def run(
         self, req: Request, route: Route, handler: Handler, peer: str | None
     ) -> Response | Stream:
+        if route.handler.startswith(OPEN_HANDLERS):
+            return await handler(req)
         settings = req.snapshot.settings
         auth, defaults = settings.auth, settings.rate_limit
-        guarded = auth.required or auth.keys or defaults.rpm or defaults.tpm
-        if not guarded or route.handler.startswith(OPEN_HANDLERS):
-            return await handler(req)
+        if not (auth.required or auth.keys or defaults.rpm or defaults.tpm):
+            return await self.meter.settle(req, await handler(req), route.wire)
         key = authenticate(req.headers, auth, route.wire)
         req.client = key
         quota = quota_for(key, defaults, peer)
-        if quota is None:
-            return await handler(req)
-        headers = await self.limiter.admit(quota, settings.redis_url)
+        headers = await self.limiter.admit(quota, settings.redis_url) if quota else {}
+        allowance = None
+        if key is not None and key.budgets:
+            allowance = req.allowance = await self.budgets.standing(key, settings.redis_url)
         reply = await handler(req)
         reply.headers.update(headers)
-        if quota.tpm:
-            await self._charge(req, reply, quota, route.wire)
-        return reply
+        tokens = self._tokens(quota, settings.redis_url) if quota and quota.tpm else None
+        return await self.meter.settle(req, reply, route.wire, allowance=allowance, tokens=tokens)
 
-    async def _charge(
-        self, req: Request, reply: Response | Stream, quota: Quota, wire: WireFormat
-    ) -> None:
-        """Charge a JSON answer's tokens now, a stream's when it ends."""
-        redis_url = req.snapshot.settings.redis_url
-        if isinstance(reply, Response):
-            await self.limiter.charge(quota, response_tokens(reply.body, wire), redis_url)
-            return
+    def _tokens(self, quota: Quota, redis_url: str | None) -> TokenCharge:
+        """Charges an answer's tokens to the client's minute (a stream's when it ends)."""
 
         async def charge(tokens: int) -> None:
             await self.limiter.charge(quota, tokens, redis_url)
 
-        tally = StreamTally(req.body, wire)
-        tally.see(reply.head)  # already received: sent before the events
-        reply.events = tallied(reply.events, tally, charge)
+        return charge

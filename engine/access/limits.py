@@ -4,9 +4,8 @@ Windows are fixed wall-clock minutes, so every worker and every instance sharing
 Redis agrees on them; a counter's key names the client and the minute and expires
 soon after it. `rpm` is counted and checked when a request is admitted. `tpm` is
 checked at admission against the tokens the client already used this minute, and the
-answer's tokens are charged when it is complete: the `usage` of a JSON answer, the
-usage chunk of a stream, or, for a stream without one, an estimate (about four bytes
-of request and four characters of streamed text per token).
+answer's tokens are charged when it is complete (engine/formats/tally.py reads them:
+the `usage` of a JSON answer, the usage chunk of a stream, or an estimate).
 """
 
 from __future__ import annotations
@@ -14,21 +13,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import orjson
-
 from engine.errors import RateLimited
-from engine.formats import WireFormat
-from engine.formats.sse import payloads
 from engine.stores.base import CountersUnavailable
 from engine.stores.shared import SharedState
 
 log = logging.getLogger("patchbay.limits")
 
 WINDOW = 60  # seconds: rpm and tpm are per minute
-BYTES_PER_TOKEN = 4  # rough English-text ratio, used only when no usage is reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,60 +108,3 @@ def _limited(what: str, who: str, now: float) -> RateLimited:
         f"Rate limit reached for {client}: {what}. Try again in {retry_after}s.",
         headers={"Retry-After": str(retry_after)},
     )
-
-
-def response_tokens(body: bytes, wire: WireFormat) -> int:
-    """The tokens a JSON answer reports; 0 for answers without usage (e.g. images)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return 0
-    return (wire.usage_tokens(data) if isinstance(data, dict) else None) or 0
-
-
-class StreamTally:
-    """The tokens of a streamed answer: its usage chunk when one passes, else an estimate."""
-
-    def __init__(self, request_body: bytes, wire: WireFormat) -> None:
-        self.wire = wire
-        self.prompt_estimate = math.ceil(len(request_body) / BYTES_PER_TOKEN)
-        self.text_chars = 0
-        self.reported: int | None = None
-
-    def see(self, framed: bytes) -> None:
-        """Read what the client is sent: one or more whole SSE events."""
-        for payload in payloads(framed):
-            if payload.startswith(b"{"):
-                self._chunk(payload)
-
-    def _chunk(self, payload: bytes) -> None:
-        try:
-            chunk = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(chunk, dict):
-            return  # not a chunk: relayed as it is, and counted as nothing
-        reported = self.wire.usage_tokens(chunk)
-        if reported is not None:
-            self.reported = reported
-            return
-        self.text_chars += self.wire.generated_chars(chunk)
-
-    @property
-    def tokens(self) -> int:
-        if self.reported is not None:
-            return self.reported
-        return self.prompt_estimate + math.ceil(self.text_chars / BYTES_PER_TOKEN)
-
-
-async def tallied(
-    events: AsyncIterator[bytes], tally: StreamTally, charge: Callable[[int], Awaitable[None]]
-) -> AsyncIterator[bytes]:
-    """Relay `events` unchanged; when the stream ends, however it ends, charge its tokens."""
-    try:
-        async for event in events:
-            tally.see(event)
-            yield event
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
-        await charge(tally.tokens)

@@ -98,7 +98,8 @@ def _check_search_engines(doc: Document, data: dict[str, Any]) -> None:
 
 
 def check_server(doc: Document, providers: dict[str, Any] | None) -> None:
-    """default_provider names a declared provider; client key names are unique."""
+    """default_provider and every budget's provider name declared providers; client key
+    names are unique."""
     data = _mapping(doc.data)
     default = data.get("default_provider")
     if providers is not None and isinstance(default, str) and default not in providers:
@@ -111,6 +112,22 @@ def check_server(doc: Document, providers: dict[str, Any] | None) -> None:
             path = ("auth", "keys", i, "name")
             doc.add(doc.value_at(path), f"key name {name!r} is used twice", path)
         names.add(str(name))
+        if providers is not None:
+            _check_budget_providers(doc, ("auth", "keys", i), _mapping(key), providers)
+
+
+def _check_budget_providers(
+    doc: Document, at: Path, key: dict[str, Any], providers: dict[str, Any]
+) -> None:
+    budget = key.get("budget")
+    listed = list(_items(budget)) if isinstance(budget, list) else [(None, budget)]
+    for index, entry in listed:
+        provider = _mapping(entry).get("provider")
+        if isinstance(provider, str) and provider not in providers:
+            path: Path = (
+                (*at, "budget", "provider") if index is None else (*at, "budget", index, "provider")
+            )
+            doc.add(doc.value_at(path), _undeclared("provider", provider, providers), path)
 
 
 MALFORMED = (

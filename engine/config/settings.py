@@ -19,6 +19,7 @@ POSITIVE_SETTINGS = (
     "request_timeout",
     "keep_alive_timeout",
     "graceful_timeout",
+    "cache_max_bytes",
 )
 # The ASGI servers `patchbay serve` can run on; engine/serving/servers.py says how.
 SERVERS = ("hypercorn", "uvicorn", "granian")
@@ -46,6 +47,16 @@ class Watch:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """At most `usd` US dollars per `window` (day, week, month, or a rolling Nh or Nd),
+    spent at every provider, or at `provider` alone."""
+
+    usd: float
+    window: str
+    provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientKey:
     """A client API key, stored as its SHA-256 hex digest."""
 
@@ -54,6 +65,7 @@ class ClientKey:
     models: tuple[str, ...] = ()
     rpm: int | None = None
     tpm: int | None = None
+    budgets: tuple[Budget, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,7 @@ class Settings:
     graceful_timeout: float = 30.0  # seconds requests in flight get after SIGTERM
     request_logging: bool = True
     redis_url: str | None = None
+    cache_max_bytes: int = 64 * 1024 * 1024  # cached answers kept in memory, per worker
     state_dir: str = ".patchbay"
     count_tokens_estimate: bool = False  # /v1/messages/count_tokens for non-anthropic targets
     api: ApiInfo = ApiInfo()

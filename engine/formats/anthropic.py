@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import orjson
 
 from engine.errors import GatewayError
+from engine.formats.usage import Usage
 
 # HTTP status -> Anthropic's error type (its documented set; others by class of status).
 ERROR_TYPES = {
@@ -110,6 +111,23 @@ class AnthropicFormat:
             return None
         return total_tokens(usage)
 
+    def usage(self, payload: Mapping[str, Any]) -> Usage | None:
+        """A Message's (or a stream's `message_delta`'s) counts, in the units prices use:
+        input includes the tokens read from the provider's cache, which are also counted
+        apart."""
+        if payload.get("type") not in ("message", "message_delta"):
+            return None
+        usage = payload.get("usage")
+        if not isinstance(usage, dict) or not isinstance(usage.get("input_tokens"), int):
+            return None
+        cached = _count(usage.get("cache_read_input_tokens"))
+        written = _count(usage.get("cache_creation_input_tokens"))
+        return Usage(
+            input_tokens=_count(usage.get("input_tokens")) + cached + written,
+            cached_input_tokens=cached,
+            output_tokens=_count(usage.get("output_tokens")),
+        )
+
     def generated_chars(self, payload: Mapping[str, Any]) -> int:
         """Text, thinking and tool input in one `content_block_delta` event."""
         if payload.get("type") != "content_block_delta":
@@ -119,3 +137,7 @@ class AnthropicFormat:
             return 0
         text = delta.get("text") or delta.get("partial_json") or delta.get("thinking")
         return len(text) if isinstance(text, str) else 0
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
 from engine.errors import GatewayError
+from engine.formats.usage import Usage
 
 
 class WireFormat(Protocol):
@@ -34,6 +35,10 @@ class WireFormat(Protocol):
 
     def usage_tokens(self, payload: Mapping[str, Any]) -> int | None:
         """Tokens an answer (or one stream event's JSON) reports; None when it reports none."""
+        ...
+
+    def usage(self, payload: Mapping[str, Any]) -> Usage | None:
+        """The billable counts an answer (or one stream event's JSON) reports; None if none."""
         ...
 
     def generated_chars(self, payload: Mapping[str, Any]) -> int:

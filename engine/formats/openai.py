@@ -9,6 +9,7 @@ import orjson
 
 from engine.errors import GatewayError
 from engine.formats.sse import frame
+from engine.formats.usage import Usage
 
 
 class OpenAIFormat:
@@ -44,6 +45,25 @@ class OpenAIFormat:
         total = usage.get("total_tokens")
         return total if isinstance(total, int) else None
 
+    def usage(self, payload: Mapping[str, Any]) -> Usage | None:
+        """Chat and embeddings `usage` (prompt/completion tokens, cached prompt tokens),
+        the Images API's token `usage` and its number of images, a transcription's
+        seconds; None when the payload reports none of them."""
+        usage = payload.get("usage")
+        images = _image_count(payload.get("data"))
+        if not isinstance(usage, dict):
+            return Usage(images=images) if images else None
+        if usage.get("type") == "duration":
+            return Usage(audio_seconds=_number(usage.get("seconds")), images=images)
+        details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        return Usage(
+            input_tokens=_count(usage.get("prompt_tokens", usage.get("input_tokens"))),
+            cached_input_tokens=_count(cached),
+            output_tokens=_count(usage.get("completion_tokens", usage.get("output_tokens"))),
+            images=images,
+        )
+
     def generated_chars(self, payload: Mapping[str, Any]) -> int:
         """Content and tool-call arguments in a chunk's deltas."""
         choices = payload.get("choices")
@@ -64,3 +84,20 @@ def _delta_chars(delta: Mapping[str, Any]) -> int:
         arguments = function.get("arguments") if isinstance(function, dict) else None
         chars += len(arguments) if isinstance(arguments, str) else 0
     return chars
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
+
+
+def _image_count(data: Any) -> int:
+    """Images in an Images API answer's `data` (embeddings' `data` holds none)."""
+    if not isinstance(data, list):
+        return 0
+    return sum(
+        1 for item in data if isinstance(item, dict) and ("url" in item or "b64_json" in item)
+    )

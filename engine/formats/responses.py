@@ -18,6 +18,7 @@ import orjson
 
 from engine.errors import GatewayError, RateLimited, UpstreamFailed
 from engine.formats.openai import OpenAIFormat
+from engine.formats.usage import Usage
 
 Json = dict[str, Any]
 DELTA_EVENTS = ("response.output_text.delta", "response.function_call_arguments.delta")
@@ -45,6 +46,14 @@ class ResponsesFormat(OpenAIFormat):
             return sum(p for p in parts if isinstance(p, int))
         total = usage.get("total_tokens")
         return total if isinstance(total, int) else None
+
+    def usage(self, payload: Mapping[str, Any]) -> Usage | None:
+        """A Response's usage, or that of the Response an event (`response.completed`)
+        carries; OpenAI's reading of input/output tokens and cached input tokens."""
+        response = payload.get("response")
+        if "usage" not in payload and isinstance(response, dict):
+            return super().usage(response)
+        return super().usage(payload)
 
     def generated_chars(self, payload: Mapping[str, Any]) -> int:
         """Characters of text and function-call arguments in one delta event."""

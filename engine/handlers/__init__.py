@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from engine.handlers import admin, health, metrics, models, search
+from engine.handlers import admin, health, metrics, models, search, usage
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
@@ -45,6 +45,7 @@ HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
         "providers.list": HandlerSpec(_plain(models.list_providers)),
         "search.query": HandlerSpec(_plain(search.query)),
         "search.providers": HandlerSpec(_plain(search.list_engines)),
+        "usage.report": HandlerSpec(_plain(usage.usage_report)),
         "health.live": HandlerSpec(_plain(health.live)),
         "health.ready": HandlerSpec(_plain(health.ready)),
         "metrics.scrape": HandlerSpec(_plain(metrics.scrape)),

@@ -15,15 +15,22 @@ from engine.snapshot.describe import describe
 
 
 def _require_admin(req: Request) -> None:
+    if not req.snapshot.settings.auth.admin_key:
+        raise NotFound("No route matches this path.")
+    if not is_admin(req):
+        raise AuthenticationFailed("The admin key is missing or wrong.")
+
+
+def is_admin(req: Request) -> bool:
+    """Whether the request carries the admin key (as a bearer token or `x-admin-key`)."""
     expected = req.snapshot.settings.auth.admin_key
     if not expected:
-        raise NotFound("No route matches this path.")
+        return False
     header = req.headers.get("authorization", "")
     given = (
         header[7:] if header.lower().startswith("bearer ") else req.headers.get("x-admin-key", "")
     )
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise AuthenticationFailed("The admin key is missing or wrong.")
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 async def reload(req: Request) -> Response:

@@ -1,4 +1,10 @@
-"""POST /v1/chat/completions: validate, resolve, dispatch, relay (JSON or SSE)."""
+"""POST /v1/chat/completions: validate, resolve, dispatch, relay (JSON or SSE).
+
+A stream's usage is always asked for (unless the serving provider says
+`stream_usage: false`), so its cost is known; a client that did not ask for it does
+not see it (engine/spend/chunks.py). Plans with a `cache:` rule answer from the
+response cache when they can (engine/spend/cache.py).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from engine.providers.base import Call, ProviderKind
 from engine.routing.dispatch import dispatch, plan_for
 from engine.search.grounding import wants_search
 from engine.snapshot.model import Plan
+from engine.spend.cache import ResponseCache
+from engine.spend.chunks import without_usage
 
 
 class ChatCompletions:
@@ -31,11 +39,39 @@ class ChatCompletions:
 
 
 async def _answer(req: Request, plan: Plan, body: dict[str, Any]) -> Response | Stream:
+    cache = ResponseCache.open(req, plan, body)
+    if cache is not None and (kept := await cache.lookup()) is not None:
+        return cache.hit(kept, body)
+    reply = await _dispatched(req, plan, body)
+    if cache is not None:
+        await cache.keep(reply, chat=True)  # a stream is kept with its usage, if it has one
+    if isinstance(reply, Stream) and not _asked_usage(body):
+        reply.edit = without_usage  # read by the guard, kept from the client
+    return reply
+
+
+def _asked_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+async def _dispatched(req: Request, plan: Plan, body: dict[str, Any]) -> Response | Stream:
     if not body.get("stream"):
         reply, served = await dispatch(req, plan, body, lambda kind, call: kind.chat(call))
         return Response(reply, headers=served.headers())
-    (first, rest), served = await dispatch(req, plan, body, _open_stream)
+    opener = _open_stream if _asked_usage(body) else _open_stream_with_usage
+    (first, rest), served = await dispatch(req, plan, body, opener)
     return Stream(first, rest, headers=served.headers())
+
+
+async def _open_stream_with_usage(
+    kind: ProviderKind, call: Call
+) -> tuple[bytes, AsyncIterator[bytes]]:
+    """`_open_stream`, asking the upstream for the stream's usage on the client's behalf."""
+    if call.provider.stream_usage:
+        options = {**(call.body.get("stream_options") or {}), "include_usage": True}
+        body = {**call.body, "stream_options": options}
+        call = Call(call.upstream, call.provider, call.model, body)
+    return await _open_stream(kind, call)
 
 
 async def _open_stream(kind: ProviderKind, call: Call) -> tuple[bytes, AsyncIterator[bytes]]:

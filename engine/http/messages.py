@@ -14,10 +14,10 @@ from urllib.parse import parse_qsl
 import orjson
 
 from engine.config.settings import ClientKey
-from engine.errors import InvalidRequest
+from engine.errors import GatewayError, InvalidRequest
 from engine.http.deadlines import Deadlines
 from engine.observe.metrics import Metrics
-from engine.snapshot.model import Snapshot
+from engine.snapshot.model import Snapshot, Target
 from engine.stores.shared import SharedState
 from engine.stores.traffic import Traffic
 from engine.upstream.client import Upstream
@@ -48,6 +48,14 @@ class LiveConfig(Protocol):
 
     def discovery_error(self, provider: str) -> str | None:
         """Why `models: discover` last failed for `provider`, if it did."""
+        ...
+
+
+class Allowance(Protocol):
+    """What a client key may still spend, as the guard found it at admission (engine/spend)."""
+
+    def refuses(self, target: Target) -> GatewayError | None:
+        """The error for `target` when a spent budget covers it (only a priced model's)."""
         ...
 
 
@@ -82,6 +90,7 @@ class Request:
     services: Services
     request_id: str
     client: ClientKey | None = None  # the authenticated client key, set once by the guard
+    allowance: Allowance | None = None  # the key's budgets, set by the guard when it has some
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; anything else is a 400."""
@@ -105,6 +114,7 @@ class Response:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    notes: dict[str, str] = field(default_factory=dict)  # extra access-log fields, e.g. cost
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -116,6 +126,9 @@ class Stream:
     """A server-sent event stream: `head` (already received), then `events`.
 
     A GatewayError raised by `events` is sent as an error event and ends the stream.
+    `edit`, when set, is applied to the head and each item as the front door sends it,
+    after the guard has read them: a handler keeps from the client what it asked for
+    on the client's behalf (a usage chunk), and the guard still charges it.
     """
 
     head: bytes
@@ -123,6 +136,8 @@ class Stream:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     content_type: str = "text/event-stream"
+    edit: Callable[[bytes], bytes] | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # extra access-log fields, e.g. cost
 
 
 Handler = Callable[[Request], Awaitable[Response | Stream]]

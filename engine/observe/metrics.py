@@ -112,6 +112,7 @@ class Metrics:
 
         self._request_series = request_series
         self._upstream_series = functools.cache(self.upstream.labels)
+        self.spend = SpendSeries(self.registry)  # cost and the response cache
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         count, duration = self._request_series(route, method, status)
@@ -155,3 +156,33 @@ class WorkerFiles(Collector):
                 if path.stat().st_size > 0:
                     files.append(str(path))
         return MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return, no-untyped-call]
+
+
+# --- spend: cost of answers and the response cache ----------------------------------------
+
+
+class SpendSeries:
+    """`patchbay_cost_usd_total{provider,model,key}` and
+    `patchbay_response_cache_total{model,result}` (HIT, MISS or BYPASS)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        cost = Counter(
+            "patchbay_cost_usd",
+            "US dollars spent on answers, by provider, model and client key (anonymous: '').",
+            ["provider", "model", "key"],
+            registry=registry,
+        )
+        cache = Counter(
+            "patchbay_response_cache",
+            "Response cache lookups by model name asked for and result: HIT, MISS or BYPASS.",
+            ["model", "result"],
+            registry=registry,
+        )
+        self._cost_series = functools.lru_cache(maxsize=4096)(cost.labels)
+        self._cache_series = functools.lru_cache(maxsize=4096)(cache.labels)
+
+    def cost(self, provider: str, model: str, key: str | None, dollars: float) -> None:
+        self._cost_series(provider, model, key or "").inc(dollars)
+
+    def cache(self, model: str, result: str) -> None:
+        self._cache_series(model, result).inc()

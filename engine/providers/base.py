@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from engine.errors import InvalidRequest, UpstreamFailed
+from engine.providers.prices import Price
 from engine.upstream.client import Upstream
 
 ProviderStatus = Literal["active", "disabled", "missing_key"]
@@ -45,6 +46,7 @@ class Model:
 
     id: str
     type: str = "chat"  # a name in engine/modeltypes.py MODEL_TYPES
+    price: Price | None = None  # None: the cost of its answers is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ class Provider:
     models: Mapping[str, Model]
     discover: bool = False
     local: bool = False
+    stream_usage: bool = True  # ask for a stream's usage even when the client did not
     options: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)  # `headers.set`: sent every time
     forward: tuple[str, ...] = ()  # client headers passed on when present, as declared

@@ -1,7 +1,8 @@
 """Request + snapshot -> the target that serves it: the one place routing policy runs.
 
-A plan's targets are tried in the order its strategy gives (engine/routing/strategies.py); each
-target gets `defaults.retries` extra attempts. Only failures before the first byte are
+A plan's targets are tried in the order its strategy gives (engine/routing/strategies.py),
+less those a spent budget of the client key refuses (priced models only, see
+engine/spend/budgets.py); each target gets `defaults.retries` extra attempts. Only failures before the first byte are
 retried, and only those the plan's `fallback_on` names; a client's own mistake (and any
 upstream 4xx but 429) never is. Each target is sent the body under its own parameter
 policy (engine/routing/params.py) and the client headers its provider forwards.
@@ -81,10 +82,14 @@ async def dispatch(
     metrics = services.metrics
     attempts = 0
     last: GatewayError | None = None
+    refused: GatewayError | None = None  # by a spent budget of the client key
     cooling_for = 0.0
     try:
         with services.deadlines.within(policy.deadline):
             for target in order(plan, services.traffic):
+                if req.allowance is not None and (no := req.allowance.refuses(target)):
+                    refused = no
+                    continue
                 consult = counts_failures and len(plan.targets) > 1
                 wait = await cooling(cooldowns, target) if consult else 0.0
                 if wait > 0:
@@ -119,6 +124,8 @@ async def dispatch(
     if last is not None:
         last.headers["x-patchbay-attempts"] = str(attempts)
         raise last
+    if refused is not None:
+        raise refused
     raise NoProviderAvailable(
         f"Every provider for '{plan.name}' is cooling down after repeated failures.",
         headers={"Retry-After": str(max(1, math.ceil(cooling_for)))},

@@ -68,6 +68,13 @@ ANTHROPIC_VERSION = {
 }
 
 
+USAGE_QUERY = (
+    {"name": "start", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "end", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "key", "in": "query", "schema": {"type": "string"}},
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """What the docs say about one handler, wherever routes.yaml mounts it.
@@ -184,6 +191,15 @@ OPERATIONS: dict[str, Operation] = {
         "Search",
         "SearchEngineList",
         description="With kind, status, types and parameters.",
+    ),
+    "usage.report": Operation(
+        "Spend and tokens by key, model and day",
+        "Usage",
+        query=USAGE_QUERY,
+        description="The admin key sees every client key (`key` narrows it to one); a "
+        "client key sees its own, with its budgets. Rows: `date`, `key`, `model`, "
+        "`requests`, `cache_hits`, `prompt_tokens`, `completion_tokens`, "
+        "`unpriced_requests`, `cost_usd` (null when no request of the row had a price).",
     ),
     "health.live": Operation("Liveness: the process answers", "Health"),
     "health.ready": Operation("Readiness: a config is loaded", "Health"),

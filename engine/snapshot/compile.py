@@ -14,15 +14,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.config import ConfigSource, env_refs, resolve_env
-from engine.config.settings import Auth, ClientKey, SettingError, resolve_settings
+from engine.config.prices import shipped_prices
+from engine.config.settings import Auth, Budget, ClientKey, SettingError, resolve_settings
 from engine.formats import FORMATS
 from engine.modeltypes import MODEL_TYPES
 from engine.observe.redact import Redactor
 from engine.providers import KINDS
 from engine.providers.base import Model, Provider, ProviderStatus
+from engine.providers.prices import Price
 from engine.search import SEARCH_KINDS, EngineSpec, EngineStatus
 from engine.search.catalog import Search, WebSearch
 from engine.snapshot.model import (
+    CacheRule,
     ErrorTemplate,
     Plan,
     Policy,
@@ -85,8 +88,9 @@ def compile_snapshot(
     settings = resolve_settings(_server_values(data["server"], environ), environ, overrides)
     providers_file = data["providers"]
     defaults = providers_file.get("defaults", {})
+    prices = shipped_prices()
     providers = {
-        name: _provider(name, spec, defaults, environ, (discovered or {}).get(name, ()))
+        name: _provider(name, spec, defaults, environ, (discovered or {}).get(name, ()), prices)
         for name, spec in providers_file.get("providers", {}).items()
     }
     adapters = {name: KINDS[p.kind](p) for name, p in providers.items()}
@@ -100,7 +104,8 @@ def compile_snapshot(
     params = {
         name: target_params(spec) for name, spec in providers_file.get("providers", {}).items()
     }
-    plans = _direct_plans(providers, adapters, default_provider, params)
+    caches = _model_caches(providers_file)
+    plans = _direct_plans(providers, adapters, default_provider, params, caches)
     aliases = _alias_plans(providers_file.get("aliases", {}), plans)
     routes = tuple(
         Route(
@@ -161,6 +166,7 @@ def _server_values(server: Mapping[str, Any], environ: Mapping[str, str]) -> dic
                 models=tuple(entry.get("models", ())),
                 rpm=entry.get("rpm"),
                 tpm=entry.get("tpm"),
+                budgets=_budgets(entry.get("budget", [])),
             )
         )
     admin = auth.get("admin_key")
@@ -170,6 +176,12 @@ def _server_values(server: Mapping[str, Any], environ: Mapping[str, str]) -> dic
         keys=tuple(keys),
     )
     return values
+
+
+def _budgets(spec: Any) -> tuple[Budget, ...]:
+    """A key's `budget:`, one mapping or a list of them."""
+    entries = spec if isinstance(spec, list) else [spec]
+    return tuple(Budget(float(b["usd"]), b["window"], b.get("provider")) for b in entries)
 
 
 def _resolved(value: Any, environ: Mapping[str, str]) -> Any:
@@ -188,6 +200,7 @@ def _provider(
     defaults: Mapping[str, Any],
     environ: Mapping[str, str],
     discovered: tuple[str, ...],
+    prices: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     api_key = resolve_env(spec["api_key"], environ) if "api_key" in spec else None
     base_url = resolve_env(spec.get("base_url", ""), environ)
@@ -206,7 +219,11 @@ def _provider(
     models = {}
     for entry in entries:
         item: dict[str, Any] = {"id": entry} if isinstance(entry, str) else entry
-        model = Model(item["id"], item.get("type", "chat"))
+        # A price in providers.yaml replaces the shipped one; neither: the cost is unknown.
+        price = item.get("price", prices.get(f"{name}/{item['id']}"))
+        model = Model(
+            item["id"], item.get("type", "chat"), None if price is None else Price.from_spec(price)
+        )
         models[model.id] = model
     options = {k: v for k, v in spec.items() if k not in _PROVIDER_FIELDS}
     if isinstance(options.get("image_base_url"), str):
@@ -222,6 +239,7 @@ def _provider(
         models=models,
         discover=discover,
         local=bool(spec.get("local", False)),
+        stream_usage=bool(spec.get("stream_usage", True)),
         options={k: _resolved(v, environ) for k, v in options.items()},
         **request_policy(spec, environ),
         needs=needs,
@@ -237,7 +255,36 @@ _PROVIDER_FIELDS = REQUEST_FIELDS | {
     "models",
     "local",
     "params",
+    "stream_usage",
 }
+
+
+def _model_caches(providers_file: Mapping[str, Any]) -> dict[str, CacheRule]:
+    """`PROVIDER/MODEL` -> its `cache:` rule, for every model entry that has one."""
+    caches = {}
+    for name, spec in providers_file.get("providers", {}).items():
+        models = spec.get("models", [])
+        for entry in models if isinstance(models, list) else []:
+            rule = _cache_rule(entry.get("cache")) if isinstance(entry, dict) else None
+            if rule is not None:
+                caches[f"{name}/{entry['id']}"] = rule
+    return caches
+
+
+def _cache_rule(spec: Mapping[str, Any] | None) -> CacheRule | None:
+    """A `cache:` block; None when absent or `mode: off` (YAML's bare on/off are booleans)."""
+    if spec is None:
+        return None
+    mode = spec.get("mode", "on")
+    if isinstance(mode, bool):
+        mode = "on" if mode else "off"
+    if mode == "off":
+        return None
+    return CacheRule(
+        mode=mode,
+        ttl=float(spec.get("ttl", 3600)),
+        shared=bool(spec.get("shared", False)),
+    )
 
 
 def _direct_plans(
@@ -245,6 +292,7 @@ def _direct_plans(
     adapters: Mapping[str, Any],
     default_provider: str | None,
     params: Mapping[str, tuple[ParamPolicy, Mapping[str, ParamPolicy]]],
+    caches: Mapping[str, CacheRule],
 ) -> dict[str, Plan]:
     """`PROVIDER/MODEL`, bare names and `auto:<type>` for every active provider; each
     target with its provider's parameter policy under its model's."""
@@ -257,12 +305,12 @@ def _direct_plans(
         for model in provider.models.values():
             policy = by_model.get(model.id, own)
             target = Target(provider, model, adapters[provider.name], policy)
-            plans[target.public_id] = _single(target.public_id, target)
+            plans[target.public_id] = _single(target.public_id, target, caches)
             serving.setdefault(model.id, []).append(target)
     for bare, targets in serving.items():
         chosen = [t for t in targets if t.provider.name == default_provider] or targets
         if len(chosen) == 1 and bare not in plans:
-            plans[bare] = _single(bare, chosen[0])
+            plans[bare] = _single(bare, chosen[0], caches)
     for model_type in MODEL_TYPES:
         # `auto` is the default provider's first model of the type, else the first active one.
         candidates = sorted(
@@ -270,12 +318,13 @@ def _direct_plans(
             key=lambda p: p.targets[0].provider.name != default_provider,
         )
         if candidates:
-            plans[f"auto:{model_type}"] = _single("auto", candidates[0].targets[0])
+            plans[f"auto:{model_type}"] = _single("auto", candidates[0].targets[0], caches)
     return plans
 
 
-def _single(name: str, target: Target) -> Plan:
-    return Plan(name=name, targets=(target,), weights=(1.0,))
+def _single(name: str, target: Target, caches: Mapping[str, CacheRule]) -> Plan:
+    """A plan of one target; it caches as its model's `cache:` says."""
+    return Plan(name=name, targets=(target,), weights=(1.0,), cache=caches.get(target.public_id))
 
 
 def _alias_plans(aliases: Mapping[str, Any], plans: Mapping[str, Plan]) -> dict[str, Plan]:
@@ -302,6 +351,7 @@ def _alias_plans(aliases: Mapping[str, Any], plans: Mapping[str, Plan]) -> dict[
             weights=tuple(float(w) for _, w in live),
             strategy=spec.get("strategy", "fallback"),
             search=WebSearch(**spec["search"]) if "search" in spec else None,
+            cache=_cache_rule(spec.get("cache")),
             **extra,
         )
     return compiled

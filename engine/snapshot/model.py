@@ -39,6 +39,24 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheRule:
+    """providers.yaml `cache:` of a model or an alias: whether answers are read from and
+    written to the response cache, for how long, and whether client keys share them."""
+
+    mode: str = "on"  # on | read_only | write_only | off
+    ttl: float = 3600.0
+    shared: bool = False
+
+    @property
+    def reads(self) -> bool:
+        return self.mode in ("on", "read_only")
+
+    @property
+    def writes(self) -> bool:
+        return self.mode in ("on", "write_only")
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """How to serve a model name: targets in order and the strategy that picks among them."""
 
@@ -48,6 +66,7 @@ class Plan:
     strategy: str = "fallback"  # a name in engine/routing/strategies.py STRATEGIES
     fallback_on: frozenset[str] = frozenset({"connect", "timeout", "429", "5xx"})
     search: WebSearch | None = None  # grounds every chat through it in a web search
+    cache: CacheRule | None = None  # None: answers are never cached
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """What a store of shared state promises: expiring counters, provider cooldowns, cached
-answers and stored responses.
+answers, stored responses and the usage ledger.
 
 Two implementations keep the same promises: this worker's memory (engine/stores/memory.py)
 and Redis (engine/stores/redis_store.py), which every worker and instance sharing it agree on.
@@ -7,7 +7,7 @@ and Redis (engine/stores/redis_store.py), which every worker and instance sharin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,6 +42,13 @@ class Counters(Protocol):
         """Add each amount to its key and return the totals, in order.
 
         A missing key starts at 0 and expires `ttl` seconds after it was created.
+        Raises CountersUnavailable when the store cannot be reached.
+        """
+        ...
+
+    async def totals(self, keys: Sequence[str]) -> list[int]:
+        """The current total of each key, in order (0 for a missing or expired one).
+
         Raises CountersUnavailable when the store cannot be reached.
         """
         ...
@@ -95,4 +102,20 @@ class ResponseStore(Protocol):
 
     async def delete(self, key: str) -> bool:
         """Forget `key`; whether there was a record to forget."""
+        ...
+
+
+class Ledger(Protocol):
+    """Integer tallies per day, each under a field name (the usage ledger, engine/spend)."""
+
+    async def record(self, day: str, amounts: Mapping[str, int], ttl: int) -> None:
+        """Add each amount to its field of `day`; the day is kept `ttl` seconds after its
+        latest record. A store that fails records nothing."""
+        ...
+
+    async def days(self, days: Sequence[str]) -> list[dict[str, int]]:
+        """Each day's tallies (field -> total), in order; {} for a day with none.
+
+        Raises CountersUnavailable when the store cannot be reached.
+        """
         ...

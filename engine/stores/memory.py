@@ -1,11 +1,11 @@
-"""Counters, cooldowns, answers and stored responses in this worker's memory: exact for one
+"""Counters, cooldowns, answers, stored responses and the ledger in this worker's memory: exact for one
 worker, per worker for several."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from engine.stores.base import Cooldown
 
@@ -31,6 +31,11 @@ class MemoryCounters:
             self._counts[key] = (total + amount, expires)
             totals.append(total + amount)
         return totals
+
+    async def totals(self, keys: Sequence[str]) -> list[int]:
+        now = self._clock()
+        found = (self._counts.get(key, (0, 0.0)) for key in keys)
+        return [total if expires > now else 0 for total, expires in found]
 
 
 class MemoryCooldowns:
@@ -62,28 +67,73 @@ class MemoryCooldowns:
 
 
 class MemoryAnswers:
-    """The Answers protocol in a dict: at most `max_entries`, least recently used out first."""
+    """The Answers protocol in a dict: at most `max_entries` and `max_bytes` of values,
+    least recently used out first. A value larger than an eighth of `max_bytes` is not
+    kept: it would push out many others."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
         self.max_entries = 1000
+        self.max_bytes: int | None = None
 
     async def get(self, key: str) -> bytes | None:
         found = self._entries.get(key)
         if found is None:
             return None
         if found[0] <= self._clock():
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return found[1]
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
+        if self.max_bytes is not None and len(value) > self.max_bytes // 8:
+            return
+        self._drop(key)
         self._entries[key] = (self._clock() + ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += len(value)
+        while len(self._entries) > self.max_entries or (
+            self.max_bytes is not None and self._bytes > self.max_bytes
+        ):
+            self._drop(next(iter(self._entries)))
+
+    @property
+    def size(self) -> int:
+        """Bytes of values kept now."""
+        return self._bytes
+
+    def _drop(self, key: str) -> None:
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self._bytes -= len(found[1])
+
+
+class MemoryLedger:
+    """The Ledger protocol in a dict of days; a day is dropped `ttl` after its latest record."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._days: dict[str, tuple[float, dict[str, int]]] = {}  # day -> (expires, tallies)
+        self._sweep_at = 0.0
+
+    async def record(self, day: str, amounts: Mapping[str, int], ttl: int) -> None:
+        now = self._clock()
+        expires, tallies = self._days.get(day, (now, {}))
+        if expires <= now:
+            tallies = {}
+        for field, amount in amounts.items():
+            tallies[field] = tallies.get(field, 0) + amount
+        self._days[day] = (now + ttl, tallies)
+        if now >= self._sweep_at:  # expired days go once an hour
+            self._days = {d: kept for d, kept in self._days.items() if kept[0] > now}
+            self._sweep_at = now + 3600
+
+    async def days(self, days: Sequence[str]) -> list[dict[str, int]]:
+        now = self._clock()
+        found = (self._days.get(day, (0.0, {})) for day in days)
+        return [dict(tallies) if expires > now else {} for expires, tallies in found]
 
 
 class MemoryResponses:

@@ -8,7 +8,7 @@ responses, StoreUnavailable), never as a hang.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -20,7 +20,7 @@ TIMEOUT = 1.0  # seconds to connect or to answer: a slow Redis must not stall re
 
 
 class RedisState:
-    """Counters and cooldowns over one Redis client.
+    """Counters, cooldowns and the usage ledger over one Redis client.
 
     Counters: `SET NX EX` then `INCRBY`, one round trip. Cooldowns: failures counted
     in a fixed window (`SET NX EX` + `INCR`); reaching the rule's count sets a cooldown
@@ -53,6 +53,17 @@ class RedisState:
             raise CountersUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
         self._on_answer()
         return [int(total) for total in results[1::2]]
+
+    async def totals(self, keys: Sequence[str]) -> list[int]:
+        if not keys:
+            return []
+        try:
+            found = await self._client.mget(list(keys))
+        except (RedisError, OSError) as exc:
+            self._on_failure()
+            raise CountersUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        self._on_answer()
+        return [int(total or 0) for total in found]
 
     async def cooling(self, name: str) -> float:
         try:
@@ -100,12 +111,38 @@ class RedisState:
         return int(count or 0)
 
     def answers(self) -> RedisAnswers:
-        """The search cache's store, over this client and its breaker."""
+        """The search cache's and the response cache's store, over this client and its
+        breaker (each names its own keys)."""
         return RedisAnswers(self._client, self._on_failure, self._on_answer)
 
     def responses(self) -> RedisResponses:
         """The store of responses, over this client (a failure opens the breaker)."""
         return RedisResponses(self._client, self._on_failure)
+
+    async def record(self, day: str, amounts: Mapping[str, int], ttl: int) -> None:
+        """The Ledger protocol: one hash per day, `HINCRBY` per field, expiring `ttl`
+        after the day's latest record."""
+        key = f"patchbay:ledger:{day}"
+        pipe = self._client.pipeline(transaction=False)
+        for field, amount in amounts.items():
+            pipe.hincrby(key, field, amount)
+        pipe.expire(key, ttl)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError):
+            self._on_failure()
+
+    async def days(self, days: Sequence[str]) -> list[dict[str, int]]:
+        pipe = self._client.pipeline(transaction=False)
+        for day in days:
+            pipe.hgetall(f"patchbay:ledger:{day}")
+        try:
+            found = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._on_failure()
+            raise CountersUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        self._on_answer()
+        return [{k.decode(): int(v) for k, v in tallies.items()} for tallies in found]
 
     async def close(self) -> None:
         # Closing the connections to a Redis that is already gone is not an error.

@@ -1,8 +1,8 @@
 """The one store of shared state a worker owns: memory, or the Redis at `redis_url`.
 
-Limits, cooldowns, the search cache and stored responses ask it, with the `redis_url` of
-their request's snapshot, so all follow an edit of `redis_url` live; the client of a
-Redis no longer named is closed.
+Limits, budgets, cooldowns, the usage ledger, the search and response caches and stored
+responses ask it, with the `redis_url` of their request's snapshot, so all follow an edit
+of `redis_url` live; the client of a Redis no longer named is closed.
 
 A Redis that fails or times out opens a breaker: for BREAKER_SECONDS every call is
 served from this worker's memory, so a frozen Redis costs one request one timeout
@@ -19,8 +19,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.config.settings import ResponsesStore
-from engine.stores.base import Answers, Cooldowns, Counters, ResponseStore
-from engine.stores.memory import MemoryAnswers, MemoryCooldowns, MemoryCounters, MemoryResponses
+from engine.stores.base import Answers, Cooldowns, Counters, Ledger, ResponseStore
+from engine.stores.memory import (
+    MemoryAnswers,
+    MemoryCooldowns,
+    MemoryCounters,
+    MemoryLedger,
+    MemoryResponses,
+)
 
 if TYPE_CHECKING:
     from engine.stores.redis_store import RedisState
@@ -38,6 +44,8 @@ class SharedState:
         self._cooldowns = MemoryCooldowns()
         self._answers = MemoryAnswers()
         self._responses = MemoryResponses(ResponsesStore().max_bytes)
+        self._cached = MemoryAnswers()  # apart from the search cache: neither evicts the other
+        self._ledger = MemoryLedger()
         self._redis: tuple[str, RedisState] | None = None
         self._open_until = 0.0  # the breaker: memory only until then
         self._failing_since: float | None = None  # wall-clock time of the first failure
@@ -70,6 +78,20 @@ class SharedState:
         if store.backend == "redis" and redis_url is not None:
             return (await self._shared(redis_url)).responses()
         return None
+
+    async def response_cache(self, redis_url: str | None, max_bytes: int) -> Answers:
+        """The response cache: in memory (at most `max_bytes` of answers), or in Redis."""
+        if redis_url is None or self._breaker_open():
+            self._cached.max_bytes = max_bytes
+            self._cached.max_entries = max_bytes  # the byte bound is the one that counts
+            return self._cached
+        return (await self._shared(redis_url)).answers()
+
+    async def ledger(self, redis_url: str | None) -> Ledger:
+        """Spend and tokens by day: this worker's alone in memory, everyone's in Redis."""
+        if redis_url is None or self._breaker_open():
+            return self._ledger
+        return await self._shared(redis_url)
 
     def health(self, redis_url: str | None) -> dict[str, Any]:
         """Where shared state is kept now, and since when Redis has failed (if it has)."""
