@@ -24,7 +24,7 @@ from schemathesis.checks import (
 from tests.harness import gateway
 from tests.pages_harness import SHIPPED
 
-EXAMPLES = 200  # per operation: about 2,600 cases over the shipped routes
+EXAMPLES = 150  # per operation: about 2,400 cases over the shipped routes
 SHIPPED_FILES = ("routes.yaml", "providers.yaml", "config/server.yaml")
 
 

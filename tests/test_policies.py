@@ -158,6 +158,7 @@ def test_a_stream_carries_the_dropped_header(served: str, fake_openai: FakeOpenA
         "model": "gpt-test",
         "messages": ASK,
         "stream": True,
+        "stream_options": {"include_usage": True},  # Patchbay's own ask, for the cost
         "max_tokens": 256,
     }
 
