@@ -82,6 +82,7 @@ class Request:
     services: Services
     request_id: str
     client: ClientKey | None = None  # the authenticated client key, set once by the guard
+    upload: str | None = None  # the spooled body's file (`body` is then empty): uploads
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; anything else is a 400."""
@@ -116,6 +117,8 @@ class Stream:
     """A server-sent event stream: `head` (already received), then `events`.
 
     A GatewayError raised by `events` is sent as an error event and ends the stream.
+    A `raw` stream (audio, say) is relayed byte for byte: no `[DONE]` is looked for,
+    and a failure after its first byte can only cut it short.
     """
 
     head: bytes
@@ -123,6 +126,7 @@ class Stream:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     content_type: str = "text/event-stream"
+    raw: bool = False
 
 
 Handler = Callable[[Request], Awaitable[Response | Stream]]
