@@ -94,8 +94,9 @@ def form_fields(form: Form) -> dict[str, Any]:
         wrong = "file" in form.fields
         message = "'file' must be a file upload, not a text field." if wrong else None
         raise _bad("file", message or "Missing required parameter: 'file'.")
-    extension = (file.filename or "").rsplit(".", 1)[-1].lower()
-    if extension not in AUDIO_FILE_TYPES:
+    # A name without an extension (SDKs send raw bytes as "upload") is left to the upstream.
+    _, dot, extension = (file.filename or "").rpartition(".")
+    if dot and extension.lower() not in AUDIO_FILE_TYPES:
         raise _bad(
             "file",
             f"Unsupported file format '{extension}'; use one of {', '.join(AUDIO_FILE_TYPES)}.",
