@@ -28,6 +28,7 @@ HOLD_LIMIT = 20.0  # seconds a `held` clip waits for release() at most
 
 class FakeAudio(FakeUpstream):
     prefix = "/v1"
+    client_max_size = 64 * 1024**2  # uploads of tens of MiB
 
     def __init__(self) -> None:
         super().__init__()
