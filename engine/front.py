@@ -153,6 +153,7 @@ class Front:
                     self.runtime,
                     request_id,
                     upload=spool.path if spool is not None else None,
+                    args=found.route.args,
                 )
                 handler = self.runtime.handlers[found.route.handler]
                 # Client key and rate limits are applied around the handler.

@@ -29,7 +29,6 @@ from engine.providers.base import Call, ProviderKind, Relayed
 from engine.routing.dispatch import dispatch, plan_for
 
 GRANULARITIES = ("word", "segment")
-TEXT_FIELDS = ("model", "language", "prompt")
 
 
 class Speech:
@@ -106,9 +105,8 @@ def form_fields(form: Form) -> dict[str, Any]:
     fields: dict[str, Any] = {name: form.value(name) for name in form.fields}
     fields.pop("timestamp_granularities[]", None)
     fields.setdefault("model", "auto")
-    for name in TEXT_FIELDS:
-        if name in fields and not fields[name]:
-            raise _bad(name, f"'{name}' must not be empty.")
+    if not fields["model"]:
+        raise _bad("model", "'model' must not be empty.")
     _choices(fields, "response_format", TRANSCRIPTION_FORMATS)
     if "temperature" in fields:
         fields["temperature"] = _temperature(fields["temperature"])

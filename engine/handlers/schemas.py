@@ -255,6 +255,7 @@ AUDIO_FILE_TYPES = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "oga", "
 TRANSCRIPTION_REQUEST: dict[str, Any] = {
     "type": "object",
     "required": ["file"],
+    "propertyNames": {"minLength": 1},  # every multipart part has a name
     "properties": {
         "file": {
             "type": "string",

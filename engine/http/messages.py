@@ -83,6 +83,7 @@ class Request:
     request_id: str
     client: ClientKey | None = None  # the authenticated client key, set once by the guard
     upload: str | None = None  # the spooled body's file (`body` is then empty): uploads
+    args: Mapping[str, Any] = field(default_factory=dict)  # the route's fixed `with:` arguments
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; anything else is a 400."""
