@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import json
+import math
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,3 +232,43 @@ def test_echo_refuses_formats_it_cannot_encode(client: openai.OpenAI) -> None:
 def test_a_speech_model_is_not_a_transcription_model(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         client.audio.transcriptions.create(model="echo/echo-tts", file=("a.wav", _wav(0.1)))
+
+
+def _metric(base_url: str, name: str) -> float:
+    text = httpx.get(base_url + "/metrics").text
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+def test_audio_has_its_own_counters(client: openai.OpenAI, base_url: str) -> None:
+    said = "Count these characters"
+    speech = client.audio.speech.create(model="echo/echo-tts", voice="alloy", input=said)
+    client.audio.transcriptions.create(model="audio/whisper-1", file=("a.wav", speech.content))
+    client.audio.transcriptions.create(
+        model="audio/whisper-1", file=("a.wav", _wav(0.1)), response_format="verbose_json"
+    )
+    assert _metric(base_url, "patchbay_speech_characters_total") == len(said)
+    # The fake reports usage.seconds 2 for json and duration 1.5 for verbose_json.
+    assert _metric(base_url, "patchbay_transcribed_audio_seconds_total") == 3.5
+
+
+def test_rate_limits_count_audio_requests(tmp_path: Path, fake: FakeAudio) -> None:
+    server = {"rate_limit": {"rpm": 2, "tpm": 1000}}
+    directory = write_config(tmp_path / "limited", _providers(fake.url), server=server)
+    with gateway(directory) as url:
+        body = {"model": "echo/echo-tts", "input": "x" * 400}
+        first = httpx.post(url + "/v1/audio/speech", json=body)
+        assert first.status_code == 200
+        assert first.headers["x-ratelimit-remaining-requests"] == "1"
+        clip = {"file": ("a.wav", first.content)}
+        heard = httpx.post(
+            url + "/v1/audio/transcriptions", files=clip, data={"model": "echo/echo-whisper"}
+        )
+        assert heard.status_code == 200
+        # The clip (about a megabyte of audio) is no text: speech costs its request's
+        # estimate, a token per four bytes of JSON.
+        sent = len(json.dumps(body, separators=(",", ":")))
+        assert heard.headers["x-ratelimit-remaining-tokens"] == str(1000 - math.ceil(sent / 4))
+        refused = httpx.post(url + "/v1/audio/speech", json=body)
+        assert refused.status_code == 429
+        assert "Retry-After" in refused.headers

@@ -138,5 +138,8 @@ class Guard:
             await self.limiter.charge(quota, tokens, redis_url)
 
         tally = StreamTally(req.body, wire)
+        if reply.raw:  # audio: no text or usage in it, only the request's estimate
+            await charge(tally.tokens)
+            return
         tally.see(reply.head)  # already received: sent before the events
         reply.events = tallied(reply.events, tally, charge)
