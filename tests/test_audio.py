@@ -272,3 +272,14 @@ def test_rate_limits_count_audio_requests(tmp_path: Path, fake: FakeAudio) -> No
         refused = httpx.post(url + "/v1/audio/speech", json=body)
         assert refused.status_code == 429
         assert "Retry-After" in refused.headers
+
+
+def test_a_form_without_a_model_is_sent_one(tmp_path: Path, fake: FakeAudio) -> None:
+    providers = _providers(fake.url)
+    providers["defaults"] = {"provider": "audio", "timeout": 10, "retries": 0}
+    with gateway(write_config(tmp_path / "auto", providers)) as url:
+        clip = _wav(0.3)
+        answer = httpx.post(url + "/v1/audio/transcriptions", files={"file": ("a.wav", clip)})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["text"] == f"{len(clip)} bytes heard by whisper-1"
+    assert fake.uploads[-1]["fields"] == {"model": "whisper-1"}

@@ -71,6 +71,7 @@ class Form:
     def length(self, replace: Mapping[str, str]) -> int:
         """The byte length of `encode(replace)`: sent as Content-Length, not chunked."""
         size = len(self.boundary) + 6  # the closing delimiter
+        size += sum(len(self._added(name, value)) for name, value in self._missing(replace))
         for part in self.parts:
             value = replace.get(part.name) if part.filename is None else None
             data = len(value.encode()) if value is not None else part.size
@@ -78,8 +79,9 @@ class Form:
         return size
 
     async def encode(self, replace: Mapping[str, str]) -> AsyncIterator[bytes]:
-        """The parts again, text fields named in `replace` with their new value; file
-        bytes stream from the spooled body a CHUNK at a time."""
+        """The parts again, text fields named in `replace` with their new value (added at
+        the end when the form has none); file bytes stream from the spooled body a CHUNK
+        at a time."""
         delimiter = b"--" + self.boundary + b"\r\n"
         with open(self.path, "rb") as body:
             for part in self.parts:
@@ -98,7 +100,19 @@ class Form:
                     left -= len(chunk)
                     yield chunk
                 yield b"\r\n"
+        for name, value in self._missing(replace):
+            yield self._added(name, value)
         yield b"--" + self.boundary + b"--\r\n"
+
+    def _missing(self, replace: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The fields to replace that the form lacks: they are added at its end."""
+        return [(k, v) for k, v in replace.items() if k not in self.fields]
+
+    def _added(self, name: str, value: str) -> bytes:
+        head = (
+            f'--{self.boundary.decode("latin-1")}\r\nContent-Disposition: form-data; name="{name}"'
+        )
+        return head.encode() + b"\r\n\r\n" + value.encode() + b"\r\n"
 
 
 def boundary_of(content_type: str) -> bytes:
