@@ -45,16 +45,14 @@ def _visible(req: Request, model_type: str | None = None) -> list[str]:
 
 def _model_type(req: Request) -> str | None:
     """The type the listing is narrowed to: the route's `with: {type}`, else `?type=`."""
-    fixed = req.args.get("type")
-    if isinstance(fixed, str):
-        return fixed
     asked = req.query().get("type") if req.query_string else None
     if asked is not None and asked not in MODEL_TYPES:
         raise InvalidRequest(
             f"type {asked!r} is not a model type; use one of {', '.join(MODEL_TYPES)}.",
             param="type",
         )
-    return asked
+    fixed = req.args.get("type")
+    return fixed if isinstance(fixed, str) else asked
 
 
 def _anthropic_model(snapshot: Snapshot, model_id: str) -> dict[str, Any]:

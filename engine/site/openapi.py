@@ -49,7 +49,15 @@ EXPLAIN_QUERY = (
         "schema": {"type": "string", "minLength": 1},
     },
     {"name": "key", "in": "query", "schema": {"type": "string"}},
-    {"name": "type", "in": "query", "schema": {"enum": ["chat", "image", "embedding"]}},
+    {"name": "type", "in": "query", "schema": {"enum": list(MODEL_TYPES)}},
+)
+TYPE_QUERY = (
+    {
+        "name": "type",
+        "in": "query",
+        "description": "only models of this type (a route's fixed `type` wins)",
+        "schema": {"enum": list(MODEL_TYPES)},
+    },
 )
 CONFIG_QUERY = (
     {
@@ -209,6 +217,7 @@ OPERATIONS: dict[str, Operation] = {
         "List models",
         "Models",
         "ModelLists",
+        query=TYPE_QUERY,
         headers=(ANTHROPIC_VERSION,),
         description="Every enabled, usable `PROVIDER/MODEL` id, then the aliases. With "
         "`anthropic-version`, Anthropic's list, paged by `limit`, `after_id`, `before_id`.",
@@ -221,7 +230,12 @@ OPERATIONS: dict[str, Operation] = {
         description="The id may contain `/`. With `anthropic-version`, Anthropic's shape.",
     ),
     "providers.list": Operation(
-        "List providers", "Providers", "ProviderList", description="Never shows a key."
+        "List providers",
+        "Providers",
+        "ProviderList",
+        query=TYPE_QUERY,
+        description="Never shows a key. With a model `type`, the providers declaring "
+        "models of it, with those models alone.",
     ),
     "search.query": Operation(
         "Search the web",
