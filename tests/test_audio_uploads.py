@@ -69,7 +69,6 @@ def test_a_good_body_is_answered(base_url: str) -> None:
         (_body(*GOOD, _part("timestamp_granularities[]", b"char")), MULTIPART, None),
         (_body(GOOD[0], _part("file", WAV, "a.exe")), MULTIPART, "file"),  # unsupported format
         (_body(GOOD[0], _part("file", b"", "a.wav")), MULTIPART, "file"),  # empty
-        (_body(GOOD[0], _part("file", b"ID3 an mp3", "a.mp3")), MULTIPART, "file"),  # echo: WAV
         (_body(_part("model", b"\xff\xfe"), GOOD[1]), MULTIPART, "model"),  # not UTF-8
     ],
 )
@@ -82,6 +81,14 @@ def test_bad_bodies_are_400s(
     assert error["type"] == "invalid_request_error"
     if param is not None:
         assert error["param"] == param
+
+
+def test_echo_describes_a_file_that_is_not_a_wav(base_url: str) -> None:
+    answer = _post(base_url, _body(GOOD[0], _part("file", b"ID3 an mp3", "a.mp3")))
+    assert answer.status_code == 200
+    assert answer.json()["text"] == (
+        "A file of 10 bytes that is not a WAV clip; echo reads WAV only."
+    )
 
 
 def test_granularities_are_named(base_url: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 from engine.access.guard import may_use
 from engine.errors import InvalidRequest
@@ -45,7 +46,9 @@ def _visible(req: Request, model_type: str | None = None) -> list[str]:
 
 def _model_type(req: Request) -> str | None:
     """The type the listing is narrowed to: the route's `with: {type}`, else `?type=`."""
-    asked = req.query().get("type") if req.query_string else None
+    # Blank values kept: `?type=` names no type, and is refused like any other non-type.
+    query = parse_qsl(req.query_string.decode("latin-1"), keep_blank_values=True)
+    asked = dict(query).get("type") if req.query_string else None
     if asked is not None and asked not in MODEL_TYPES:
         raise InvalidRequest(
             f"type {asked!r} is not a model type; use one of {', '.join(MODEL_TYPES)}.",

@@ -260,6 +260,7 @@ TRANSCRIPTION_REQUEST: dict[str, Any] = {
         "file": {
             "type": "string",
             "format": "binary",
+            "minLength": 1,
             "description": "The audio: " + ", ".join(AUDIO_FILE_TYPES),
         },
         "model": {"type": "string", "minLength": 1},

@@ -203,7 +203,7 @@ class Echo(ProviderKind):
 
     async def speech(self, call: Call) -> Relayed:
         """A WAV (or PCM) of tones with the text in its ICMT chunk, a word per chunk."""
-        fmt = echo_audio.speech_format(call.body, self.provider.name)
+        fmt = echo_audio.speech_format(call.body)
         text = str(call.body.get("input", ""))
         if call.body.get("stream_format") == "sse":
             return Relayed("text/event-stream", echo_audio.speech_stream(text, fmt, sse=True))

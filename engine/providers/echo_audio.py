@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from engine.errors import InvalidRequest
 from engine.formats.multipart import Form, Part
 from engine.formats.sse import frame
 
@@ -37,6 +36,7 @@ class Clip:
     bits: int
     data_size: int
     comment: str | None
+    wav: bool = True
 
     @property
     def seconds(self) -> float:
@@ -44,16 +44,10 @@ class Clip:
         return self.data_size / (self.rate * frame_size) if self.rate else 0.0
 
 
-def speech_format(body: dict[str, Any], provider: str) -> str:
-    """The format echo answers in: wav unless pcm is asked; others it cannot encode."""
-    asked = body.get("response_format") or "wav"
-    if asked not in TYPES:
-        raise InvalidRequest(
-            f"Provider '{provider}' (kind echo) speaks wav and pcm, not {asked}.",
-            param="response_format",
-            code="unsupported_value",
-        )
-    return str(asked)
+def speech_format(body: dict[str, Any]) -> str:
+    """The format echo answers in: raw `pcm` when asked, else WAV (it encodes nothing
+    else; the Content-Type says which it sent)."""
+    return "pcm" if body.get("response_format") == "pcm" else "wav"
 
 
 def speech_chunks(text: str, fmt: str) -> Iterator[bytes]:
@@ -112,14 +106,10 @@ async def speech_stream(text: str, fmt: str, sse: bool) -> AsyncIterator[bytes]:
 
 
 def read_clip(form: Form, part: Part) -> Clip:
-    """The WAV's format, data size and ICMT text; anything but a WAV is a 400."""
+    """The WAV's format, data size and ICMT text (of anything but a WAV, its size)."""
     head = form.read(part, 0, 12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        raise InvalidRequest(
-            "The echo provider transcribes WAV files only; this file is not RIFF/WAVE.",
-            param="file",
-            code="invalid_value",
-        )
+        return Clip(0, 0, 0, part.size, None, wav=False)
     offset, fmt, comment = 12, (0, 0, 0), None
     for _ in range(MAX_CHUNKS):
         header = form.read(part, offset, 8)
@@ -156,6 +146,8 @@ def _comment(info: bytes) -> str | None:
 def transcript_text(clip: Clip) -> str:
     if clip.comment is not None:
         return clip.comment
+    if not clip.wav:
+        return f"A file of {clip.data_size} bytes that is not a WAV clip; echo reads WAV only."
     channels = "channel" if clip.channels == 1 else "channels"
     return (
         f"A WAV clip of {clip.seconds:.2f} seconds: {clip.rate} Hz, "

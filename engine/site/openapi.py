@@ -104,9 +104,7 @@ class Operation:
     request: str | None = None
     stream: bool = False  # `"stream": true` answers text/event-stream
     query: tuple[dict[str, Any], ...] = ()
-    media: Literal["application/json", "text/plain", "application/octet-stream"] = (
-        "application/json"
-    )
+    media: Literal["application/json", "text/plain", "audio/*"] = "application/json"
     text: bool = False  # it may also answer text/plain (a transcript as text, srt or vtt)
     upload: bool = False  # its body is multipart/form-data, spooled (max_upload_size)
     admin: bool = False
@@ -184,7 +182,7 @@ OPERATIONS: dict[str, Operation] = {
         "Create speech",
         "Audio",
         request="SpeechRequest",
-        media="application/octet-stream",
+        media="audio/*",
         stream=True,
         description="Text to speech: the upstream's audio (mp3, opus, aac, flac, wav or "
         "pcm, with its Content-Type) is relayed as it arrives. With `stream_format: sse`, "
@@ -209,9 +207,11 @@ OPERATIONS: dict[str, Operation] = {
         "Audio",
         "Transcription",
         "TranscriptionRequest",
+        stream=True,
         text=True,
         upload=True,
-        description="Speech in any language to English text; the upload as for transcriptions.",
+        description="Speech in any language to English text; the upload and the answer "
+        "as for transcriptions.",
     ),
     "models.list": Operation(
         "List models",
@@ -384,7 +384,7 @@ def _ref(name: str) -> dict[str, Any]:
 def _success(doc: Operation) -> dict[str, Any]:
     if doc.response is not None:
         body = _ref(doc.response)
-    elif doc.media == "application/octet-stream":
+    elif doc.media == "audio/*":
         body = {"schema": {"type": "string", "format": "binary"}}
     else:
         body = {"schema": {"type": "string" if doc.media == "text/plain" else "object"}}
