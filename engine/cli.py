@@ -217,7 +217,8 @@ def _print_routes(snapshot: Snapshot) -> None:
     for route in snapshot.routes.routes:
         state = "" if route.enabled else "  (disabled)"
         methods = ",".join(sorted(route.methods))
-        print(f"{methods:<12} {prefix + route.path:<40} {route.handler}{state}")
+        fixed = "".join(f" {name}={value}" for name, value in route.args.items())
+        print(f"{methods:<12} {prefix + route.path:<40} {route.handler}{fixed}{state}")
 
 
 def _serve_or_fail(

@@ -28,6 +28,7 @@ from engine.http.deadlines import DeadlinePassed
 from engine.http.disconnect import DisconnectWatch
 from engine.http.messages import Request, Response, Stream
 from engine.http.rendering import render_error
+from engine.http.uploads import Spool, UploadAbandoned, UploadTooLarge
 from engine.runtime import Runtime
 from engine.snapshot.model import RouteMatch, Snapshot
 
@@ -87,8 +88,12 @@ class Front:
             return
         watch = DisconnectWatch(receive)
         task = self.runtime.drain.enter()
+        # An upload is spooled to a file, not read into memory; it goes once answered.
+        spool = Spool() if found.route.handler in self.runtime.uploads else None
         try:
-            reply = await self._answer(scope, receive, found, headers, request_id, snapshot, watch)
+            reply = await self._answer(
+                scope, receive, found, headers, request_id, snapshot, watch, spool
+            )
             if isinstance(reply, Stream):
                 wire = found.route.wire
                 await self._stream(send, reply, request_id, watch, wire, snapshot.redact)
@@ -98,6 +103,8 @@ class Front:
                     await self._send(send, reply, request_id, method)
         finally:
             self.runtime.drain.leave(task)
+            if spool is not None:
+                spool.discard()
         status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
         elapsed = time.perf_counter() - started
         self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
@@ -125,6 +132,7 @@ class Front:
         request_id: str,
         snapshot: Snapshot,
         watch: DisconnectWatch,
+        spool: Spool | None = None,
     ) -> Response | Stream | None:
         """The handler's answer or the error's; None when the client hung up first."""
         settings = snapshot.settings
@@ -133,7 +141,11 @@ class Front:
         try:
             # request_timeout runs from arrival: a body that stops coming is bounded too.
             with self.runtime.deadlines.within(settings.request_timeout):
-                body = await _read_body(scope, receive, settings.max_request_size)
+                if spool is None:
+                    body = await _read_body(scope, receive, settings.max_request_size)
+                else:
+                    body = b""
+                    await spool.fill(receive, headers, settings.max_upload_size, DRAIN_LIMIT)
                 watch.arm()
                 req = Request(
                     scope["method"],
@@ -145,11 +157,13 @@ class Front:
                     snapshot,
                     self.runtime,
                     request_id,
+                    upload=spool.path if spool is not None else None,
+                    args=found.route.args,
                 )
                 handler = self.runtime.handlers[found.route.handler]
                 # Client key and rate limits are applied around the handler.
                 return await self.runtime.guard.run(req, found.route, handler, _peer(scope))
-        except ClientGone:
+        except (ClientGone, UploadAbandoned):
             return None
         except asyncio.CancelledError:
             if watch.hung_up():
@@ -160,6 +174,10 @@ class Front:
         except BodyTooLarge:
             limit = settings.max_request_size
             too_large = RequestTooLarge(f"The request body exceeds {limit} bytes.")
+            return render_error(too_large, snapshot, wire)
+        except UploadTooLarge:
+            limit = settings.max_upload_size
+            too_large = RequestTooLarge(f"The upload exceeds max_upload_size ({limit} bytes).")
             return render_error(too_large, snapshot, wire)
         except DeadlinePassed:
             return render_error(_timed_out(settings.request_timeout, req is None), snapshot, wire)
@@ -230,6 +248,9 @@ async def _relay(
     """Head, then events; the item that ends in `[DONE]` (a kind's last, see
     engine/providers/base.py) also ends the body, and a failure after the first byte
     becomes an error event that does."""
+    if reply.raw:
+        await _relay_raw(send, reply, request_id)
+        return
     tail = b""
     edit = reply.edit  # what the client is sent of each item (see Stream)
     try:
@@ -252,6 +273,18 @@ async def _relay(
         log.exception("internal error mid-stream id=%s", request_id)
         tail = wire.error_event(InternalError.for_request(request_id))
     await send({"type": "http.response.body", "body": tail})
+
+
+async def _relay_raw(send: Send, reply: Stream, request_id: str) -> None:
+    """Bytes as they come; a failure after the first byte ends the body early (nothing
+    can be added to audio that a player would read as an error)."""
+    try:
+        await send({"type": "http.response.body", "body": reply.head, "more_body": True})
+        async for chunk in reply.events:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except GatewayError as err:
+        log.warning("stream cut short id=%s: %s", request_id, err.message)
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -39,6 +39,10 @@ MODEL_TYPES: Mapping[str, ModelType] = registry(
             {"prompt": "a lighthouse at dusk, in watercolour"},
         ),
         ModelType("embedding", "embeddings", "EmbeddingsRequest", {"input": "Hello!"}),
+        ModelType("speech", "speech", "SpeechRequest", {"input": "Hello!", "voice": "alloy"}),
+        ModelType(
+            "transcription", "transcriptions", "TranscriptionRequest", {"response_format": "text"}
+        ),
     ),
     lambda t: t.name,
     "model type",

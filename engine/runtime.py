@@ -17,7 +17,7 @@ from typing import Any
 from engine.access.guard import Guard
 from engine.access.limits import Limiter
 from engine.config.settings import check_given_settings
-from engine.handlers import WIRE_FORMATS, handler_table
+from engine.handlers import UPLOADS, WIRE_FORMATS, handler_table
 from engine.http.deadlines import Deadlines
 from engine.http.drain import Drain
 from engine.http.messages import Handler, LiveConfig
@@ -47,6 +47,7 @@ class Runtime:
         self.upstream = Upstream(lambda: self.snapshot.settings.max_response_size)
         self.discovery = Discovery(self.reloader, self.upstream)
         self.handlers: Mapping[str, Handler] = handler_table()
+        self.uploads = UPLOADS  # handlers whose body is spooled to a file (engine/http/uploads.py)
         self.deadlines = Deadlines()  # request_timeout and the dispatch deadline
         self.state = SharedState()  # counters and cooldowns: memory, or Redis at redis_url
         self.traffic = Traffic()  # what the routing strategies count in this worker

@@ -232,3 +232,29 @@ def test_the_reference_renders_the_markdown_of_descriptions(page: Page, url: str
     chat = page.locator("#chat_completions")
     expect(chat.locator("p code", has_text="stream: true")).to_have_count(1)
     expect(chat.locator("td code", has_text="max_request_size")).to_have_count(1)
+
+
+def test_the_speech_tab_plays_the_answer(page: Page, url: str, config_dir: Path) -> None:
+    def add_speech(data: Any) -> None:
+        data["providers"]["echo"]["models"].append({"id": "echo-tts", "type": "speech"})
+
+    edit_yaml(config_dir / "providers.yaml", add_speech)
+    page.goto(url + "/")
+    expect(page.locator("#sp-model option")).to_have_count(1, timeout=WAIT_MS)  # after the reload
+    page.click("#pg-tab-speech")
+    expect(page.locator("#sp-form")).to_be_visible()
+    expect(page.locator("#pg-form")).to_be_hidden()
+    said = "Hello from Patchbay"
+    page.fill("#sp-input", said)
+    page.click("#sp-send")
+    expect(page.locator("#sp-meta")).to_contain_text("echo/echo-tts · audio/wav", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.getElementById('sp-audio').duration > 0", timeout=WAIT_MS
+    )
+    duration = page.evaluate("document.getElementById('sp-audio').duration")
+    assert duration == pytest.approx(len(said) * 0.05, abs=0.01)  # 50 ms a character
+    page.wait_for_function(
+        "() => { const a = document.getElementById('sp-audio'); return a.currentTime > 0 || a.ended; }",
+        timeout=WAIT_MS,
+    )
+    screenshot(page, "speech.png")

@@ -69,6 +69,8 @@ def test_check_reports_an_unknown_key_with_position(tmp_path: Path) -> None:
 def test_routes_and_models_print_the_compiled_view() -> None:
     routes = patchbay("routes", "--config-dir", str(ROOT))
     assert "/v1/chat/completions" in routes.stdout and "chat.completions" in routes.stdout
+    tts = next(line for line in routes.stdout.splitlines() if "/v1/TTS/models" in line)
+    assert tts.split()[-2:] == ["models.list", "type=speech"]  # a route's fixed arguments
     models = patchbay("models", "--config-dir", str(ROOT), env={"GROQ_API_KEY": ""})
     assert "echo/echo-1" in models.stdout.split()
     assert not any(m.startswith("groq/") for m in models.stdout.split())

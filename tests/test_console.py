@@ -120,7 +120,10 @@ def test_the_summary_then_reloads_in_one_text_format_and_no_line_twice(tmp_path:
     assert "missing a key: openai (set OPENAI_API_KEY)" in text
     assert "cloudflare (set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)" in text
     aliases = list(yaml.safe_load(shipped)["aliases"])  # each keeps an active target
-    served = f"models: 4 served (3 chat, 1 embedding) and {len(aliases)} aliases"
+    served = (
+        "models: 6 served (3 chat, 1 embedding, 1 speech, 1 transcription) "
+        f"and {len(aliases)} aliases"
+    )
     assert f"{served} ({', '.join(aliases)})" in text
     applied = next(line for line in lines if "applied" in line)
     assert "providers.yaml changed: provider groq switched off" in applied

@@ -64,6 +64,10 @@ def test_no_request_makes_the_shipped_config_answer_500(
     excluded = [not_a_server_error]
     if response.status_code == 413:  # past max_request_size: refused before it is read
         excluded.append(negative_data_rejection)
+    if case.path in ("/v1/audio/transcriptions", "/v1/audio/translations"):
+        # An upload's parts are read by Patchbay, not by a JSON schema: schemathesis's
+        # "negative" multipart bodies it cannot tell apart from valid ones are not judged.
+        excluded.append(negative_data_rejection)
     if case.path == "/search" and response.status_code == 400:
         # Which types an engine supports depends on the engine; every 400 names a parameter.
         assert response.json()["error"]["param"], response.text[:500]

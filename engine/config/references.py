@@ -13,6 +13,7 @@ import jinja2
 from engine.config.document import Document, Path
 from engine.config.envref import malformed_reference, required_unset
 from engine.config.problems import yaml_path
+from engine.modeltypes import MODEL_TYPES
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -38,6 +39,7 @@ def check_routes(doc: Document, handlers: Collection[str]) -> None:
             path: Path = ("routes", i, "handler")
             message = f"unknown handler {handler!r} (known: {_known(handlers)})"
             doc.add(doc.value_at(path), message, path)
+        _check_fixed_type(doc, i, route.get("with"))
         # Disabled routes may duplicate: keeping an alternative switched off is a toggle.
         if route.get("enabled") is False or not isinstance(route.get("path"), str):
             continue
@@ -52,6 +54,16 @@ def check_routes(doc: Document, handlers: Collection[str]) -> None:
                 doc.add(doc.value_at(where), message, where)
             else:
                 seen[key] = i
+
+
+def _check_fixed_type(doc: Document, index: int, fixed: Any) -> None:
+    """A route's `with: {type: ...}` names a model type."""
+    if not isinstance(fixed, dict) or not isinstance(fixed.get("type"), str):
+        return
+    if fixed["type"] not in MODEL_TYPES:
+        where: Path = ("routes", index, "with", "type")
+        message = f"unknown model type {fixed['type']!r} (known: {', '.join(MODEL_TYPES)})"
+        doc.add(doc.value_at(where), message, where)
 
 
 def _route(doc: Document, this: int, other: int) -> str:

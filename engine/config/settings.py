@@ -15,6 +15,7 @@ ENV_PREFIX = "PATCHBAY_"
 LISTENER_SETTINGS = ("host", "port", "workers", "server", "keep_alive_timeout", "graceful_timeout")
 POSITIVE_SETTINGS = (
     "max_request_size",
+    "max_upload_size",
     "max_response_size",
     "request_timeout",
     "keep_alive_timeout",
@@ -103,6 +104,7 @@ class Settings:
     debug: bool = False
     cors_origins: tuple[str, ...] = ()
     max_request_size: int = 10 * 1024 * 1024
+    max_upload_size: int = 25 * 1024 * 1024  # an audio upload, spooled to disk (OpenAI's limit)
     max_response_size: int = 32 * 1024 * 1024  # an upstream answer, decompressed
     request_timeout: float = 300.0
     keep_alive_timeout: float = 5.0  # seconds; Hypercorn's and uvicorn's default

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from engine.handlers import admin, health, metrics, models, search, usage
+from engine.handlers.audio import Speech, Transcriptions
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
 from engine.handlers.images import ImageGenerations
@@ -24,6 +25,7 @@ from engine.http.messages import Handler
 class HandlerSpec:
     make: Callable[[], Handler]  # handlers may compile schemas: built once per worker
     wire: str = "openai"
+    upload: bool = False  # its body is spooled to a file as it arrives (engine/http/uploads.py)
 
 
 def _plain(handler: Handler) -> Callable[[], Handler]:
@@ -40,6 +42,9 @@ HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
         "messages.count_tokens": HandlerSpec(CountTokens, wire="anthropic"),
         "embeddings.create": HandlerSpec(Embeddings),
         "images.generations": HandlerSpec(ImageGenerations),
+        "audio.speech": HandlerSpec(Speech),
+        "audio.transcriptions": HandlerSpec(lambda: Transcriptions("transcriptions"), upload=True),
+        "audio.translations": HandlerSpec(lambda: Transcriptions("translations"), upload=True),
         "models.list": HandlerSpec(_plain(models.list_models)),
         "models.get": HandlerSpec(_plain(models.get_model)),
         "providers.list": HandlerSpec(_plain(models.list_providers)),
@@ -55,6 +60,7 @@ HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
     }
 )
 HANDLER_NAMES = frozenset(HANDLERS)
+UPLOADS = frozenset(name for name, spec in HANDLERS.items() if spec.upload)
 WIRE_FORMATS: Mapping[str, str] = MappingProxyType(
     {name: spec.wire for name, spec in HANDLERS.items()}
 )

@@ -226,3 +226,45 @@ IMAGES_REQUEST: dict[str, Any] = {
         "user": {"type": "string"},
     },
 }
+
+SPEECH_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
+SPEECH_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["input"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "input": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "voice": {"type": ["string", "object"]},
+        "instructions": {"type": "string", "maxLength": 4096},
+        "response_format": {"enum": SPEECH_FORMATS},
+        "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0},
+        "stream_format": {"enum": ["audio", "sse"]},
+    },
+}
+
+TRANSCRIPTION_FORMATS = ["json", "text", "srt", "verbose_json", "vtt"]
+# The file types OpenAI accepts, by extension.
+AUDIO_FILE_TYPES = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "oga", "wav", "webm")
+TRANSCRIPTION_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["file"],
+    "propertyNames": {"minLength": 1},  # every multipart part has a name
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,
+            "description": "The audio: " + ", ".join(AUDIO_FILE_TYPES),
+        },
+        "model": {"type": "string", "minLength": 1},
+        "language": {"type": "string", "description": "ISO-639-1, e.g. en"},
+        "prompt": {"type": "string"},
+        "response_format": {"enum": TRANSCRIPTION_FORMATS},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        "timestamp_granularities[]": {
+            "type": "array",
+            "items": {"enum": ["word", "segment"]},
+        },
+        "stream": {"type": "boolean"},
+    },
+}

@@ -91,6 +91,8 @@ class Request:
     request_id: str
     client: ClientKey | None = None  # the authenticated client key, set once by the guard
     allowance: Allowance | None = None  # the key's budgets, set by the guard when it has some
+    upload: str | None = None  # the spooled body's file (`body` is then empty): uploads
+    args: Mapping[str, Any] = field(default_factory=dict)  # the route's fixed `with:` arguments
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; anything else is a 400."""
@@ -129,6 +131,8 @@ class Stream:
     `edit`, when set, is applied to the head and each item as the front door sends it,
     after the guard has read them: a handler keeps from the client what it asked for
     on the client's behalf (a usage chunk), and the guard still charges it.
+    A `raw` stream (audio, say) is relayed byte for byte: no `[DONE]` is looked for,
+    and a failure after its first byte can only cut it short.
     """
 
     head: bytes
@@ -138,6 +142,7 @@ class Stream:
     content_type: str = "text/event-stream"
     edit: Callable[[bytes], bytes] | None = None
     notes: dict[str, str] = field(default_factory=dict)  # extra access-log fields, e.g. cost
+    raw: bool = False
 
 
 Handler = Callable[[Request], Awaitable[Response | Stream]]

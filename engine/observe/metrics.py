@@ -100,6 +100,16 @@ class Metrics:
         )
         # Counted by the supervisor; a worker shows it at 0 (alone, there is none).
         Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=self.registry)
+        self.speech_characters = Counter(
+            "patchbay_speech_characters",
+            "Characters of text sent to be spoken (POST /v1/audio/speech).",
+            registry=self.registry,
+        )
+        self.transcribed_seconds = Counter(
+            "patchbay_transcribed_audio_seconds",
+            "Seconds of audio transcribed or translated, as the upstream reported them.",
+            registry=self.registry,
+        )
         self._reloads_seen = dict.fromkeys(RELOAD_RESULTS, 0)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
@@ -123,6 +133,11 @@ class Metrics:
         """One attempt: "ok", a failure class ("connect", "timeout", "429", "5xx", "4xx")
         or "client_error" for a request the provider kind itself refused."""
         self._upstream_series(provider, failure or "client_error").inc()
+
+    def count_audio(self, measure: str, amount: float) -> None:
+        """`speech_characters` or `transcribed_seconds`: audio's own counters."""
+        counter = self.speech_characters if measure == "speech_characters" else None
+        (counter or self.transcribed_seconds).inc(amount)
 
     def scrape(self, reloads: Mapping[str, int]) -> bytes:
         """The exposition text; `reloads` are the worker's reload counts so far."""

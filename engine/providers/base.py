@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from engine.errors import InvalidRequest, UpstreamFailed
+from engine.formats.multipart import Form
 from engine.providers.prices import Price
 from engine.upstream.client import Upstream
 
@@ -130,6 +131,15 @@ class Call:
     headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
 
 
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """An upstream answer passed on as it arrives: its Content-Type and its bytes
+    (raw chunks, or whole SSE events when `content_type` is text/event-stream)."""
+
+    content_type: str
+    chunks: AsyncIterator[bytes]
+
+
 def overlay(*layers: Mapping[str, str]) -> dict[str, str]:
     """Header mappings merged left to right; a later name replaces an earlier one in any case."""
     merged: dict[str, str] = {}
@@ -178,6 +188,18 @@ class ProviderKind:
 
     async def discover_models(self, upstream: Upstream) -> list[str]:
         raise self._unsupported("model discovery")
+
+    # Audio: `call.body` is the speech request, or a transcription's text fields with
+    # its `form` (the spooled multipart body, re-sent with only `model` changed).
+    # `task` is "transcriptions" or "translations".
+
+    async def speech(self, call: Call) -> Relayed:
+        """The spoken clip as it comes (or `speech.audio.*` events for stream_format sse)."""
+        raise self._unsupported("text to speech")
+
+    async def transcription(self, call: Call, form: Form, task: str) -> Relayed:
+        """The transcript: JSON or text as `response_format` asks; events if `stream`."""
+        raise self._unsupported(f"audio {task}")
 
     async def responses(self, call: Call) -> bytes:
         """An OpenAI Responses request, passed through: the upstream's Response JSON."""

@@ -14,8 +14,10 @@ from typing import Any
 import orjson
 
 from engine.errors import InvalidRequest
+from engine.formats.multipart import Form
 from engine.formats.sse import DONE, frame
-from engine.providers.base import Call, ProviderKind
+from engine.providers import echo_audio
+from engine.providers.base import Call, ProviderKind, Relayed
 from engine.providers.echo_agent import Turn, agent_turns, cut_at_stop, said_last
 
 MAX_DIMENSIONS = 3072  # text-embedding-3-large's; a larger ask would only cost memory
@@ -199,8 +201,31 @@ class Echo(ProviderKind):
             }
         )
 
+    async def speech(self, call: Call) -> Relayed:
+        """A WAV (or PCM) of tones with the text in its ICMT chunk, a word per chunk."""
+        fmt = echo_audio.speech_format(call.body)
+        text = str(call.body.get("input", ""))
+        if call.body.get("stream_format") == "sse":
+            return Relayed("text/event-stream", echo_audio.speech_stream(text, fmt, sse=True))
+        return Relayed(echo_audio.TYPES[fmt], echo_audio.speech_stream(text, fmt, sse=False))
+
+    async def transcription(self, call: Call, form: Form, task: str) -> Relayed:
+        """The text a WAV of echo's carries; of any other WAV, its duration and format."""
+        part = form.file("file")
+        if part is None:
+            raise InvalidRequest("Missing required parameter: 'file'.", param="file")
+        clip = echo_audio.read_clip(form, part)
+        if call.body.get("stream"):
+            return Relayed("text/event-stream", echo_audio.transcript_stream(clip))
+        content_type, body = echo_audio.transcript(clip, call.body, task)
+        return Relayed(content_type, _once(body))
+
     async def discover_models(self, upstream: Any) -> list[str]:
         return list(self.provider.models)
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
 
 
 def _check_answer_size(inputs: int, dimensions: int) -> None:

@@ -7,13 +7,16 @@ from typing import Any
 
 import orjson
 
+from engine.formats.multipart import Form
 from engine.formats.sse import DONE, DONE_MARKERS, blocks, is_done, is_error, payloads
 from engine.providers.base import (
     BEARER,
     Call,
     Provider,
     ProviderKind,
+    Relayed,
     model_ids,
+    overlay,
     request_headers,
 )
 from engine.upstream.client import Upstream, UpstreamResponse, upstream_error_from_event
@@ -63,6 +66,37 @@ class OpenAICompatible(ProviderKind):
     async def images(self, call: Call) -> bytes:
         resp = await self._post(call, "/images/generations", {**call.body, "model": call.model.id})
         return await resp.read()
+
+    async def speech(self, call: Call) -> Relayed:
+        headers = overlay(request_headers(self._headers, call), {"Accept": "*/*"})
+        resp = await call.upstream.open(
+            "POST",
+            self.provider.with_query(self.provider.base_url + "/audio/speech"),
+            provider=self.provider.name,
+            headers=headers,
+            body=orjson.dumps({**call.body, "model": call.model.id}),
+            timeout=self.provider.timeout,
+            secret=self.provider.api_key,
+        )
+        return _relayed(resp)
+
+    async def transcription(self, call: Call, form: Form, task: str) -> Relayed:
+        replace = {"model": call.model.id}
+        sent = {
+            "Content-Type": form.content_type,
+            "Content-Length": str(form.length(replace)),
+            "Accept": "*/*",
+        }
+        resp = await call.upstream.open(
+            "POST",
+            self.provider.with_query(f"{self.provider.base_url}/audio/{task}"),
+            provider=self.provider.name,
+            headers=overlay(request_headers(self._headers, call), sent),
+            body=form.encode(replace),
+            timeout=self.provider.timeout,
+            secret=self.provider.api_key,
+        )
+        return _relayed(resp)
 
     @property
     def speaks_responses(self) -> bool:
@@ -136,6 +170,14 @@ async def relay_events(resp: UpstreamResponse) -> AsyncIterator[bytes]:
             yield events
     finally:
         resp.close()
+
+
+def _relayed(resp: UpstreamResponse) -> Relayed:
+    """An audio answer as it comes: whole events for an event stream, else raw bytes."""
+    content_type = resp.headers.get("Content-Type", "application/octet-stream")
+    if content_type.startswith("text/event-stream"):
+        return Relayed(content_type, relay_events(resp))
+    return Relayed(content_type, resp.chunks())
 
 
 def _done_at(events: bytes) -> int:

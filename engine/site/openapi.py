@@ -49,7 +49,15 @@ EXPLAIN_QUERY = (
         "schema": {"type": "string", "minLength": 1},
     },
     {"name": "key", "in": "query", "schema": {"type": "string"}},
-    {"name": "type", "in": "query", "schema": {"enum": ["chat", "image", "embedding"]}},
+    {"name": "type", "in": "query", "schema": {"enum": list(MODEL_TYPES)}},
+)
+TYPE_QUERY = (
+    {
+        "name": "type",
+        "in": "query",
+        "description": "only models of this type (a route's fixed `type` wins)",
+        "schema": {"enum": list(MODEL_TYPES)},
+    },
 )
 CONFIG_QUERY = (
     {
@@ -59,6 +67,21 @@ CONFIG_QUERY = (
         "schema": {"type": "string"},
     },
 )
+
+# How an upload's `file` part is sent: audio, under a file name whose extension names it.
+UPLOAD_ENCODING = {
+    "file": {
+        "contentType": "audio/*, video/mp4, video/webm, application/octet-stream",
+        "headers": {
+            "Content-Disposition": {
+                "schema": {
+                    "type": "string",
+                    "example": 'form-data; name="file"; filename="clip.wav"',
+                }
+            }
+        },
+    }
+}
 
 ANTHROPIC_VERSION = {
     "name": "anthropic-version",
@@ -88,7 +111,9 @@ class Operation:
     request: str | None = None
     stream: bool = False  # `"stream": true` answers text/event-stream
     query: tuple[dict[str, Any], ...] = ()
-    media: Literal["application/json", "text/plain"] = "application/json"
+    media: Literal["application/json", "text/plain", "audio/*"] = "application/json"
+    text: bool = False  # it may also answer text/plain (a transcript as text, srt or vtt)
+    upload: bool = False  # its body is multipart/form-data, spooled (max_upload_size)
     admin: bool = False
     store: bool = False  # served only while a responses_store is configured
     description: str = ""
@@ -160,10 +185,46 @@ OPERATIONS: dict[str, Operation] = {
         "Create embeddings", "Embeddings", "EmbeddingList", "EmbeddingsRequest"
     ),
     "images.generations": Operation("Generate images", "Images", "ImagesResponse", "ImagesRequest"),
+    "audio.speech": Operation(
+        "Create speech",
+        "Audio",
+        request="SpeechRequest",
+        media="audio/*",
+        stream=True,
+        description="Text to speech: the upstream's audio (mp3, opus, aac, flac, wav or "
+        "pcm, with its Content-Type) is relayed as it arrives. With `stream_format: sse`, "
+        "`speech.audio.delta` events then `speech.audio.done`. The `echo` provider answers "
+        "a WAV with the text in its ICMT chunk.",
+    ),
+    "audio.transcriptions": Operation(
+        "Create a transcription",
+        "Audio",
+        "Transcription",
+        "TranscriptionRequest",
+        stream=True,
+        text=True,
+        upload=True,
+        description="Speech to text from a multipart upload, spooled to a temporary file "
+        "(never held in memory) and sent upstream with only `model` changed; above "
+        "`max_upload_size` a 413. `response_format` text, srt and vtt answer text/plain; "
+        "`stream: true`, `transcript.text.delta` events then `transcript.text.done`.",
+    ),
+    "audio.translations": Operation(
+        "Create a translation",
+        "Audio",
+        "Transcription",
+        "TranscriptionRequest",
+        stream=True,
+        text=True,
+        upload=True,
+        description="Speech in any language to English text; the upload and the answer "
+        "as for transcriptions.",
+    ),
     "models.list": Operation(
         "List models",
         "Models",
         "ModelLists",
+        query=TYPE_QUERY,
         headers=(ANTHROPIC_VERSION,),
         description="Every enabled, usable `PROVIDER/MODEL` id, then the aliases. With "
         "`anthropic-version`, Anthropic's list, paged by `limit`, `after_id`, `before_id`.",
@@ -176,7 +237,12 @@ OPERATIONS: dict[str, Operation] = {
         description="The id may contain `/`. With `anthropic-version`, Anthropic's shape.",
     ),
     "providers.list": Operation(
-        "List providers", "Providers", "ProviderList", description="Never shows a key."
+        "List providers",
+        "Providers",
+        "ProviderList",
+        query=TYPE_QUERY,
+        description="Never shows a key. With a model `type`, the providers declaring "
+        "models of it, with those models alone.",
     ),
     "search.query": Operation(
         "Search the web",
@@ -306,11 +372,16 @@ def _operation(
         if models:
             example = next(t.example for t in MODEL_TYPES.values() if t.request == doc.request)
             body["example"] = {"model": models[0], **example}
-        op["requestBody"] = {"required": True, "content": {"application/json": body}}
+        media = "multipart/form-data" if doc.upload else "application/json"
+        if doc.upload:
+            body["encoding"] = UPLOAD_ENCODING
+        op["requestBody"] = {"required": True, "content": {media: body}}
         responses["400"] = _error(
-            "Bad JSON, or the body breaks the schema (it names the field)", doc.error
+            "Bad JSON or multipart, or the body breaks the schema (it names the field)",
+            doc.error,
         )
-        responses["413"] = _error("The body is larger than `max_request_size`", doc.error)
+        limit = "max_upload_size" if doc.upload else "max_request_size"
+        responses["413"] = _error(f"The body is larger than `{limit}`", doc.error)
     if doc.admin:
         op["security"] = [{"bearer": []}]
         responses["401"] = _error("The admin key is missing or wrong")
@@ -329,9 +400,13 @@ def _ref(name: str) -> dict[str, Any]:
 def _success(doc: Operation) -> dict[str, Any]:
     if doc.response is not None:
         body = _ref(doc.response)
+    elif doc.media == "audio/*":
+        body = {"schema": {"type": "string", "format": "binary"}}
     else:
         body = {"schema": {"type": "string" if doc.media == "text/plain" else "object"}}
     content: dict[str, Any] = {doc.media: body}
+    if doc.text:
+        content["text/plain"] = {"schema": {"type": "string"}}
     if doc.stream:
         # Before OpenAPI 3.2 (`itemSchema`), an event stream's schema describes one event.
         content["text/event-stream"] = {"schema": SSE_EVENT}

@@ -35,9 +35,11 @@ STATIC_PREFIX = "/_patchbay/static/"
 SWAGGER_PREFIX = "/_patchbay/swagger-ui/"
 PAGE_METHODS = ("GET", "HEAD")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-# Pages load scripts, styles and data from this server only; the UI works offline.
+# Pages load scripts, styles and data from this server only; the UI works offline (the
+# speech tab plays, from a blob: URL, audio it fetched from this server).
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
 )
 
@@ -120,6 +122,7 @@ async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any
             "chat": chat_path(snapshot),
             "responses": chat_path(snapshot, "responses.create"),
             "messages": chat_path(snapshot, "messages.create"),
+            "speech": chat_path(snapshot, "audio.speech"),
             "urls": dataclasses.asdict(page_urls(snapshot)),
         },
         "config": {

@@ -14,6 +14,8 @@ from engine.handlers.schemas import (
     EMBEDDINGS_REQUEST,
     IMAGES_REQUEST,
     RESPONSES_REQUEST,
+    SPEECH_REQUEST,
+    TRANSCRIPTION_REQUEST,
 )
 from engine.site.anthropic_schemas import ANTHROPIC_SCHEMAS
 
@@ -130,6 +132,22 @@ IMAGES: Schema = {
     },
 }
 
+TRANSCRIPTION: Schema = {
+    "type": "object",
+    "description": "json: text (and usage); verbose_json adds task, language, duration, "
+    "segments and words",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string"},
+        "usage": {"type": "object"},
+        "task": {"type": "string"},
+        "language": {"type": "string"},
+        "duration": {"type": "number"},
+        "segments": {"type": "array", "items": {"type": "object"}},
+        "words": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
 SSE_EVENT: Schema = {
     "type": "object",
     "description": "One server-sent event: `data` is a JSON chunk, a JSON error, or [DONE]",
@@ -189,6 +207,9 @@ SCHEMAS: dict[str, Schema] = {
     "EmbeddingList": EMBEDDING_LIST,
     "ImagesRequest": IMAGES_REQUEST,
     "ImagesResponse": IMAGES,
+    "SpeechRequest": SPEECH_REQUEST,
+    "TranscriptionRequest": TRANSCRIPTION_REQUEST,
+    "Transcription": TRANSCRIPTION,
     "Model": MODEL,
     "ModelList": _list_of({"$ref": "#/components/schemas/Model"}),
     "Provider": PROVIDER,

@@ -10,6 +10,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -114,6 +115,7 @@ def compile_snapshot(
             handler=r["handler"],
             enabled=r.get("enabled", True),
             wire=FORMATS[(wire_formats or {}).get(r["handler"], "openai")],
+            args=MappingProxyType(dict(r.get("with", {}))),
         )
         for r in data["routes"].get("routes", [])
     )

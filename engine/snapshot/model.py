@@ -88,6 +88,7 @@ class Route:
     handler: str
     enabled: bool = True
     wire: WireFormat = OPENAI  # the inbound format its handler speaks
+    args: Mapping[str, Any] = field(default_factory=dict)  # `with:`, handed to the handler
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,12 +75,13 @@ class Meter:
         if allowance is not None:
             reply.headers["x-patchbay-key-spend"] = allowance.spent()
         tally = StreamTally(req.body, wire)
-        tally.see(reply.head)
+        if not reply.raw:  # audio carries no usage: only the request's estimate counts
+            tally.see(reply.head)
 
         async def settle() -> None:
             await self._settle_stream(req, reply, served, tally, allowance, tokens)
 
-        if reply.head.endswith(DONE):  # all of it is here: the events will not be read
+        if reply.raw or reply.head.endswith(DONE):  # the events will not be read for usage
             await settle()
         else:
             reply.events = Metered(reply.events, tally, settle)

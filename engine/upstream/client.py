@@ -9,7 +9,7 @@ import asyncio
 import functools
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -165,7 +165,7 @@ class Upstream:
         *,
         provider: str,
         headers: Mapping[str, str],
-        body: bytes | None = None,
+        body: bytes | AsyncIterable[bytes] | None = None,
         timeout: float,
         secret: str | None = None,
     ) -> UpstreamResponse:
@@ -330,6 +330,15 @@ class UpstreamResponse:
             raise UpstreamFailed(
                 f"Provider '{self.provider}' broke off its stream ({type(exc).__name__})."
             ) from None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive, untouched (audio); the connection is dropped
+        at once if the reader stops early."""
+        try:
+            while chunk := await self._read():
+                yield chunk
+        finally:
+            self.close()
 
     async def finish(self) -> None:
         """The stream said it is done: read what is left of the body (its end is usually

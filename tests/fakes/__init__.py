@@ -38,6 +38,7 @@ class FakeUpstream:
     """Base of the fakes: subclasses add routes in `setup(app)`; `prefix` ends `.url`."""
 
     prefix = ""
+    client_max_size = 1024**2  # aiohttp's default limit on a request body it reads
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
@@ -68,7 +69,7 @@ class FakeUpstream:
         return await handler(request)
 
     async def start(self) -> Self:
-        app = web.Application(middlewares=[self._record])
+        app = web.Application(middlewares=[self._record], client_max_size=self.client_max_size)
         self.setup(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
