@@ -39,6 +39,7 @@ def _providers(fake_url: str) -> dict[str, object]:
                 "models": [
                     {"id": "tts-1", "type": "speech"},
                     {"id": "held", "type": "speech"},
+                    {"id": "broken", "type": "speech"},
                     {"id": "fail-500", "type": "speech"},
                     {"id": "whisper-1", "type": "transcription"},
                     {"id": "fail-500-stt", "type": "transcription"},
@@ -100,6 +101,15 @@ def test_speech_first_bytes_arrive_before_the_upstream_has_finished(
     assert first
     assert first + rest == b"".join(CLIP_CHUNKS)
     assert len(fake.finished) == 1
+
+
+def test_a_clip_broken_off_upstream_ends_early(base_url: str) -> None:
+    body = {"model": "audio/broken", "input": "Cut", "voice": "alloy"}
+    with httpx.stream("POST", base_url + "/v1/audio/speech", json=body, timeout=10) as answer:
+        assert answer.status_code == 200
+        received = b"".join(answer.iter_bytes())
+    assert received == CLIP_CHUNKS[0]  # what came, and nothing appended to the audio
+    assert httpx.get(base_url + "/health").status_code == 200
 
 
 def test_speech_falls_back_before_the_first_byte(client: openai.OpenAI) -> None:

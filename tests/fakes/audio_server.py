@@ -2,7 +2,8 @@
 
 Speech answers `audio/mpeg` in CLIP_CHUNKS chunks (or `speech.audio.*` events for
 `stream_format: sse`). The model name scripts the behaviour: `held` sends its first
-chunk, then waits for `release()` before the rest; `fail-500` answers 500. Transcriptions
+chunk, then waits for `release()` before the rest; `broken` drops the connection after
+its first chunk; `fail-500` answers 500. Transcriptions
 answer in the `response_format` asked and remember each upload's fields and file digest.
 """
 
@@ -60,6 +61,12 @@ class FakeAudio(FakeUpstream):
             return await self._speech_events(request)
         answer = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
         await answer.prepare(request)
+        if body["model"] == "broken":  # the first chunk, then the connection drops
+            await answer.write(CLIP_CHUNKS[0])
+            await asyncio.sleep(0.05)
+            assert request.transport is not None
+            request.transport.close()
+            return answer
         for index, chunk in enumerate(CLIP_CHUNKS):
             await answer.write(chunk)
             if index == 0 and body["model"] == "held":
