@@ -22,7 +22,7 @@ from engine.formats.sse import payloads
 from engine.handlers.body import BodySchema
 from engine.handlers.messages_schemas import COUNT_TOKENS_REQUEST, MESSAGES_REQUEST
 from engine.http.messages import Request, Response, Stream
-from engine.providers.base import Call, ProviderKind
+from engine.providers.base import Call, ProviderKind, answer_object
 from engine.routing.dispatch import dispatch, plan_for
 
 Opened = tuple[bytes, AsyncIterator[bytes]]
@@ -70,7 +70,7 @@ class Bridge:
         native = await kind.messages(call)
         if native is not None:
             return native
-        completion = _json(await kind.chat(self.chat_call(call)), call)
+        completion = answer_object(await kind.chat(self.chat_call(call)), call.provider.name)
         return orjson.dumps(to_message(completion, model=call.model.id, sequences=self.sequences))
 
     async def open_stream(self, kind: ProviderKind, call: Call) -> Opened:
@@ -87,16 +87,6 @@ class Bridge:
             await events.aclose()  # type: ignore[attr-defined]
             raise
         return first, events
-
-
-def _json(raw: bytes, call: Call) -> Mapping[str, Any]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
-        raise UpstreamFailed(f"Provider '{call.provider.name}' sent an answer that is not JSON.")
-    return data
 
 
 async def translated(

@@ -17,8 +17,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from engine.errors import GatewayError, UpstreamFailed
 from engine.formats.responses import Json, ResponseHead, from_chat_completion, new_id
 from engine.formats.responses_input import input_items, reasoning_effort, to_chat_request
@@ -27,7 +25,7 @@ from engine.handlers.body import BodySchema
 from engine.handlers.schemas import RESPONSES_REQUEST
 from engine.handlers.stored_responses import earlier_turn, keep, response_store
 from engine.http.messages import Request, Response, Stream
-from engine.providers.base import Call, ProviderKind
+from engine.providers.base import Call, ProviderKind, answer_object
 from engine.routing.dispatch import dispatch, plan_for
 from engine.snapshot.model import Plan, Target
 from engine.stores.base import ResponseStore
@@ -128,12 +126,14 @@ class Turn:
         provider = call.provider.name
         if kind.speaks_responses:
             raw = await kind.responses(dataclasses.replace(call, body=self._native()))
-            response = _json(raw, provider)
+            response = answer_object(raw, provider)
             if not isinstance(response.get("output"), list):
                 raise UpstreamFailed(f"Provider '{provider}' sent a Response without output.")
             return response
         raw = await kind.chat(dataclasses.replace(call, body=self._chat(kind)))
-        return from_chat_completion(_json(raw, provider), self.head(call.model.id), provider)
+        return from_chat_completion(
+            answer_object(raw, provider), self.head(call.model.id), provider
+        )
 
     async def open_stream(self, kind: ProviderKind, call: Call) -> Opened:
         """Open one target's stream and wait for its first events (early failures fall back)."""
@@ -200,13 +200,3 @@ class Turn:
             yield tap.fail(err)
         finally:
             await opened.rest.aclose()  # type: ignore[attr-defined]
-
-
-def _json(raw: bytes, provider: str) -> Json:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
-        raise UpstreamFailed(f"Provider '{provider}' sent an answer that is not a JSON object.")
-    return data

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
+import orjson
+
 from engine.errors import InvalidRequest, UpstreamFailed
 from engine.formats.multipart import Form
 from engine.providers.prices import Price
@@ -240,3 +242,14 @@ def model_ids(listing: Any, provider: str) -> list[str]:
         raise UpstreamFailed(
             f"Provider '{provider}' sent a model list without data[].id."
         ) from None
+
+
+def answer_object(raw: bytes, provider: str) -> dict[str, Any]:
+    """An upstream's JSON answer as an object; anything else is the upstream's fault (502)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise UpstreamFailed(f"Provider '{provider}' sent an answer that is not a JSON object.")
+    return data
