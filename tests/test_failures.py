@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -14,6 +15,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.conftest import upstream_providers
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 from tests.reload_helpers import wait_for
@@ -134,15 +136,31 @@ def _metrics(url: str) -> str:
 
 
 def test_keys_never_reach_responses_or_logs(
-    gateway_url: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    fake_openai: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    seen = b""
-    for model in ("up/fail-500", "up/reject-400", "up/limit-429", "up/gpt-test"):
-        _, headers, body = post(gateway_url + "/v1/chat/completions", _chat(model))
-        seen += body + json.dumps(headers).encode()
-    with urllib.request.urlopen(gateway_url + "/v1/providers", timeout=10) as resp:
-        providers = resp.read()
+    monkeypatch.setenv("FAKE_UPSTREAM_KEY", API_KEY)
+    providers = upstream_providers(fake_openai.url)
+    config = write_config(tmp_path / "cfg", providers, server={"request_logging": True})
+    # Patchbay's loggers do not propagate to the root, where caplog listens: listen there.
+    patchbay = logging.getLogger("patchbay")
+    patchbay.addHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG, logger="patchbay")
+    stack = contextlib.ExitStack()
+    try:
+        gateway_url = stack.enter_context(gateway(config))
+        seen = b""
+        for model in ("up/fail-500", "up/reject-400", "up/limit-429", "up/gpt-test"):
+            _, headers, body = post(gateway_url + "/v1/chat/completions", _chat(model))
+            seen += body + json.dumps(headers).encode()
+        with urllib.request.urlopen(gateway_url + "/v1/providers", timeout=10) as resp:
+            providers = resp.read()
+    finally:
+        stack.close()
+        patchbay.removeHandler(caplog.handler)
+    assert "/v1/chat/completions 502" in caplog.text  # the access lines were captured
     assert API_KEY.encode() not in seen + providers
     assert API_KEY not in caplog.text
 
