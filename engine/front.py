@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
@@ -29,6 +30,9 @@ from engine.http.disconnect import DisconnectWatch
 from engine.http.messages import Request, Response, Stream
 from engine.http.rendering import render_error
 from engine.http.uploads import Spool, UploadAbandoned, UploadTooLarge
+from engine.observe.access import log as access_log
+from engine.observe.access import write_access
+from engine.observe.exchange import Exchange
 from engine.runtime import Runtime
 from engine.snapshot.model import RouteMatch, Snapshot
 
@@ -38,12 +42,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-log = logging.getLogger("patchbay.access")
+log = logging.getLogger("patchbay")
 
 
 REQUEST_ID_KEY = "patchbay.request_id"  # where the fallback app finds the request id
 DRAIN_LIMIT = 32 * 1024 * 1024  # bytes of an oversized body read and dropped before the 413
 CLIENT_CLOSED_REQUEST = 499  # logged and counted (as nginx does) for a client that hung up
+# A client's X-Request-ID is kept when it is this (it is logged and sent upstream).
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 
 
 class BodyTooLarge(Exception):
@@ -88,15 +94,14 @@ class Front:
             return
         watch = DisconnectWatch(receive)
         task = self.runtime.drain.enter()
+        ex = Exchange(request_id, found.route.path, method, found.route.wire.name, started)
         # An upload is spooled to a file, not read into memory; it goes once answered.
         spool = Spool() if found.route.handler in self.runtime.uploads else None
         try:
-            reply = await self._answer(
-                scope, receive, found, headers, request_id, snapshot, watch, spool
-            )
+            reply = await self._answer(scope, receive, found, headers, ex, snapshot, watch, spool)
             if isinstance(reply, Stream):
                 wire = found.route.wire
-                await self._stream(send, reply, request_id, watch, wire, snapshot.redact)
+                await self._stream(send, reply, ex, watch, wire, snapshot.redact)
             else:
                 watch.close()
                 if reply is not None:  # None: the client hung up before its answer was ready
@@ -105,23 +110,12 @@ class Front:
             self.runtime.drain.leave(task)
             if spool is not None:
                 spool.discard()
-        status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
-        elapsed = time.perf_counter() - started
-        self.runtime.metrics.observe_request(found.route.path, method, status, elapsed)
-        if snapshot.settings.request_logging and log.isEnabledFor(logging.INFO):
-            ms = round(elapsed * 1000, 1)
-            notes = reply.notes if reply else {}
-            fields = {"method": method, "path": path, "status": status, "ms": ms, "id": request_id}
-            log.info(
-                "%s %s %s %.1fms id=%s%s",
-                method,
-                path,
-                status,
-                ms,
-                request_id,
-                "".join(f" {k}={v}" for k, v in notes.items()),
-                extra={"fields": {**fields, **notes}},
-            )
+        ended = time.perf_counter()
+        ex.status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
+        ex.disconnected = ex.disconnected or reply is None
+        self.runtime.metrics.record(ex, ended)
+        if snapshot.settings.request_logging and access_log.isEnabledFor(logging.INFO):
+            write_access(ex, path, ended - started, reply.notes if reply else {})
 
     async def _answer(
         self,
@@ -129,7 +123,7 @@ class Front:
         receive: Receive,
         found: RouteMatch,
         headers: Mapping[str, str],
-        request_id: str,
+        ex: Exchange,
         snapshot: Snapshot,
         watch: DisconnectWatch,
         spool: Spool | None = None,
@@ -156,7 +150,8 @@ class Front:
                     found.params,
                     snapshot,
                     self.runtime,
-                    request_id,
+                    ex.request_id,
+                    ex,
                     upload=spool.path if spool is not None else None,
                     args=found.route.args,
                 )
@@ -185,14 +180,18 @@ class Front:
             return render_error(err, snapshot, wire)
         except Exception:
             log.exception(
-                "internal error answering %s %s id=%s", scope["method"], scope["path"], request_id
+                "internal error answering %s %s id=%s",
+                scope["method"],
+                scope["path"],
+                ex.request_id,
             )
-            return render_error(InternalError.for_request(request_id), snapshot, wire)
+            return render_error(InternalError.for_request(ex.request_id), snapshot, wire)
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
-        """The client's own X-Request-ID (up to 128 characters), else 128 random bits in hex."""
+        """The client's own X-Request-ID when it is 1 to 128 safe characters (it goes
+        into logs and upstream headers), else 128 random bits in hex."""
         given = headers.get("x-request-id", "")
-        if 0 < len(given) <= 128:
+        if REQUEST_ID.fullmatch(given):
             return given
         return f"{self._ids.getrandbits(128):032x}"
 
@@ -211,7 +210,7 @@ class Front:
         self,
         send: Send,
         reply: Stream,
-        request_id: str,
+        ex: Exchange,
         watch: DisconnectWatch,
         wire: WireFormat,
         redact: Callable[[str], str],
@@ -220,14 +219,20 @@ class Front:
         closed at once)."""
         headers = [
             (b"content-type", reply.content_type.encode()),
-            (b"x-request-id", request_id.encode()),
+            (b"x-request-id", ex.request_id.encode()),
         ]
         headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
+        began = time.perf_counter()  # the head (its first event) is in hand
+        ex.stream = True
+        ex.first_token = began - ex.started
+        streams = self.runtime.metrics.streams
+        streams.inc()
         try:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-            await _relay(send, reply, wire, request_id, redact)
+            await _relay(send, reply, wire, ex.request_id, redact)
         except asyncio.CancelledError:
             if watch.hung_up():
+                ex.disconnected = True
                 return  # the client left
             if not self.runtime.drain.ended():
                 raise  # a real cancellation
@@ -235,7 +240,9 @@ class Front:
             await send({"type": "http.response.body", "body": wire.error_event(_shutting_down())})
         finally:
             watch.close()
+            streams.dec()
             await reply.events.aclose()  # type: ignore[attr-defined]
+            ex.streamed = time.perf_counter() - began
 
 
 async def _relay(

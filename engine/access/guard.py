@@ -18,7 +18,7 @@ from fnmatch import fnmatchcase
 
 from engine.access.limits import Limiter, Quota
 from engine.config.settings import Auth, ClientKey, RateLimit
-from engine.errors import AuthenticationFailed, PermissionDenied
+from engine.errors import AuthenticationFailed, PermissionDenied, RateLimited
 from engine.formats import OPENAI, WireFormat
 from engine.http.messages import Handler, Request, Response, Stream
 from engine.snapshot.model import Plan, Route
@@ -124,8 +124,14 @@ class Guard:
             return await self.meter.settle(req, await handler(req), route.wire)
         key = authenticate(req.headers, auth, route.wire)
         req.client = key
+        if key is not None:
+            req.exchange.key = key.name
         quota = quota_for(key, defaults, peer)
-        headers = await self.limiter.admit(quota, settings.redis_url) if quota else {}
+        try:
+            headers = await self.limiter.admit(quota, settings.redis_url) if quota else {}
+        except RateLimited:
+            req.exchange.rate_limited = True
+            raise
         allowance = None
         if key is not None and key.budgets:
             allowance = req.allowance = await self.budgets.standing(key, settings.redis_url)

@@ -57,11 +57,14 @@ class OpenAIFormat:
             return Usage(audio_seconds=_number(usage.get("seconds")), images=images)
         details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        out = usage.get("completion_tokens_details") or usage.get("output_tokens_details")
+        reasoning = out.get("reasoning_tokens") if isinstance(out, dict) else None
         return Usage(
             input_tokens=_count(usage.get("prompt_tokens", usage.get("input_tokens"))),
             cached_input_tokens=_count(cached),
             output_tokens=_count(usage.get("completion_tokens", usage.get("output_tokens"))),
             images=images,
+            reasoning_output_tokens=_count(reasoning),
         )
 
     def generated_chars(self, payload: Mapping[str, Any]) -> int:

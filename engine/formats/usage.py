@@ -15,6 +15,7 @@ class Usage(NamedTuple):
     images: int = 0
     audio_seconds: float = 0.0
     characters: int = 0
+    reasoning_output_tokens: int = 0  # of output_tokens, those the model spent thinking
 
     @property
     def tokens(self) -> int:

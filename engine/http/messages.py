@@ -16,6 +16,7 @@ import orjson
 from engine.config.settings import ClientKey
 from engine.errors import GatewayError, InvalidRequest
 from engine.http.deadlines import Deadlines
+from engine.observe.exchange import Exchange
 from engine.observe.metrics import Metrics
 from engine.snapshot.model import Snapshot, Target
 from engine.stores.shared import SharedState
@@ -89,6 +90,7 @@ class Request:
     snapshot: Snapshot
     services: Services
     request_id: str
+    exchange: Exchange  # what the metrics, the access log and the trace read of it
     client: ClientKey | None = None  # the authenticated client key, set once by the guard
     allowance: Allowance | None = None  # the key's budgets, set by the guard when it has some
     upload: str | None = None  # the spooled body's file (`body` is then empty): uploads

@@ -14,19 +14,24 @@ import functools
 import os
 import shutil
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     values,
 )
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
+
+from engine.observe.exchange import Exchange
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The text format every Prometheus version reads; all of Patchbay's names are plain ASCII.
@@ -34,6 +39,11 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 RELOAD_RESULTS = ("applied", "unchanged", "rejected")
 # Seconds; from a cached answer to a long generation.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Seconds of the gateway's own work on one request.
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+# Seconds per streamed output token.
+TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
+CHILDREN = 8192  # label children looked up and kept, at most
 
 
 def prepare_multiprocess(directory: Path) -> None:
@@ -67,91 +77,259 @@ class WorkerRestarts:
         self.counter.inc()
 
 
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """What a scrape reads off the worker that answers it, rather than off the counts."""
+
+    reloads: Mapping[str, int]  # the worker's reload counts so far, by result
+    config_hash: str = ""
+    loaded_at: float = 0.0  # Unix time the active config was loaded
+    shared_state_up: bool = True
+    shared_state_failing_since: float | None = None  # Unix time, while Redis fails
+    cooling: Mapping[str, int] = field(default_factory=dict)  # models cooling, by provider
+
+
 class Metrics:
-    """One worker's series; recording a sample is a dictionary hit and two increments."""
+    """One worker's series. `record` reads a whole Exchange once it is answered; label
+    children are looked up once each (prometheus_client's `labels()` validates and
+    locks on every call), so recording is dictionary hits and increments."""
 
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
-        self.registry = CollectorRegistry()
+        self.registry = registry = CollectorRegistry()
         self.requests = Counter(
             "patchbay_requests",
-            "Requests answered on routes.yaml routes.",
-            ["route", "method", "status"],
-            registry=self.registry,
+            "Requests answered on routes.yaml routes, by route, method, status code, "
+            "provider and model served (PROVIDER/MODEL; empty when no provider was "
+            "reached), inbound format and client key name ('' for anonymous).",
+            ["route", "method", "status", "provider", "model", "format", "key"],
+            registry=registry,
         )
         self.duration = Histogram(
             "patchbay_request_duration_seconds",
             "Time from request to the last byte of the answer (streams included).",
-            ["route", "method"],
+            ["route", "method", "model"],
             buckets=DURATION_BUCKETS,
-            registry=self.registry,
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            "patchbay_upstream_duration_seconds",
+            "Of a request's time, the part spent waiting on upstreams (every attempt, "
+            "and a stream's relay after its first event).",
+            ["provider", "model"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "patchbay_gateway_overhead_seconds",
+            "Of a request's time, Patchbay's own: the whole less the upstream part.",
+            ["route"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=registry,
+        )
+        self.first_token = Histogram(
+            "patchbay_time_to_first_token_seconds",
+            "Streams: time from request to the first event of the answer.",
+            ["provider", "model"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.per_token = Histogram(
+            "patchbay_time_per_output_token_seconds",
+            "Streams: time after the first event, per further output token.",
+            ["provider", "model"],
+            buckets=TOKEN_BUCKETS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "patchbay_tokens",
+            "Tokens answers reported (or, for a stream without usage, estimated), by "
+            "type: prompt, completion, and of those cached and reasoning.",
+            ["provider", "model", "key", "type"],
+            registry=registry,
         )
         self.upstream = Counter(
             "patchbay_upstream_requests",
             "Attempts at an upstream provider, by outcome (ok or the failure class).",
-            ["provider", "outcome"],
-            registry=self.registry,
+            ["provider", "model", "outcome"],
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "patchbay_fallbacks",
+            "Moves to the next target of a model or alias after a failure.",
+            ["model"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "patchbay_retries",
+            "Further attempts at the same target after a failure.",
+            ["model"],
+            registry=registry,
+        )
+        self.cooldowns = Counter(
+            "patchbay_cooldowns_entered",
+            "Cooldowns started by failures (a connection failure cools the whole provider).",
+            ["provider", "model"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "patchbay_rate_limited",
+            "Requests refused by a client's rate limit (requests or tokens per minute).",
+            ["route", "key"],
+            registry=registry,
+        )
+        self.disconnects = Counter(
+            "patchbay_client_disconnects",
+            "Requests whose client hung up before the answer was complete.",
+            ["route"],
+            registry=registry,
+        )
+        self.streams = Gauge(
+            "patchbay_streams_in_flight",
+            "Streamed answers being relayed now.",
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         self.reloads = Counter(
             "patchbay_config_reloads",
             "Config re-reads by result: applied, unchanged or rejected.",
             ["result"],
-            registry=self.registry,
+            registry=registry,
         )
         # Counted by the supervisor; a worker shows it at 0 (alone, there is none).
-        Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=self.registry)
+        Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=registry)
         self.speech_characters = Counter(
             "patchbay_speech_characters",
             "Characters of text sent to be spoken (POST /v1/audio/speech).",
-            registry=self.registry,
+            registry=registry,
         )
         self.transcribed_seconds = Counter(
             "patchbay_transcribed_audio_seconds",
             "Seconds of audio transcribed or translated, as the upstream reported them.",
-            registry=self.registry,
+            registry=registry,
         )
         self._reloads_seen = dict.fromkeys(RELOAD_RESULTS, 0)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
-        # labels() validates and takes a lock on every call: each child is looked up once.
-        requests, duration = self.requests, self.duration
+        self._children: dict[tuple[Any, ...], Any] = {}
+        self.spend = SpendSeries(registry)  # cost and the response cache
 
-        @functools.cache
-        def request_series(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
-            return requests.labels(route, method, str(status)), duration.labels(route, method)
+    def _child(self, series: Any, *labels: str) -> Any:
+        """`series.labels(*labels)`, looked up once; the table is emptied when it grows
+        past CHILDREN (label values come from the config, which reloads may change)."""
+        key = (id(series), *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= CHILDREN:
+                self._children.clear()
+            child = self._children[key] = series.labels(*labels)
+        return child
 
-        self._request_series = request_series
-        self._upstream_series = functools.cache(self.upstream.labels)
-        self.spend = SpendSeries(self.registry)  # cost and the response cache
-
-    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        count, duration = self._request_series(route, method, status)
-        count.inc()
-        duration.observe(seconds)
-
-    def observe_upstream(self, provider: str, failure: str | None) -> None:
-        """One attempt: "ok", a failure class ("connect", "timeout", "429", "5xx", "4xx")
-        or "client_error" for a request the provider kind itself refused."""
-        self._upstream_series(provider, failure or "client_error").inc()
+    def record(self, ex: Exchange, ended: float) -> None:
+        """Count one answered request; `ended` is the perf_counter of its last byte."""
+        child = self._child
+        provider, model = ex.provider, ex.model
+        total = ended - ex.started
+        child(
+            self.requests, ex.route, ex.method, str(ex.status), provider, model, ex.wire, ex.key
+        ).inc()
+        child(self.duration, ex.route, ex.method, model).observe(total)
+        upstream = ex.upstream_seconds
+        child(self.overhead, ex.route).observe(max(0.0, total - upstream))
+        for attempt in ex.attempts:
+            child(self.upstream, attempt.provider, attempt.model, attempt.outcome).inc()
+            if attempt.cooled:
+                child(self.cooldowns, attempt.provider, attempt.model).inc()
+        if ex.fallbacks:
+            child(self.fallbacks, ex.plan).inc(ex.fallbacks)
+        if ex.retries:
+            child(self.retries, ex.plan).inc(ex.retries)
+        if ex.rate_limited:
+            child(self.rate_limited, ex.route, ex.key).inc()
+        if ex.disconnected:
+            child(self.disconnects, ex.route).inc()
+        if not provider:
+            return
+        child(self.upstream_duration, provider, model).observe(upstream)
+        tokens = ex.tokens
+        for kind, count in (
+            ("prompt", tokens.prompt),
+            ("completion", tokens.completion),
+            ("cached", tokens.cached),
+            ("reasoning", tokens.reasoning),
+        ):
+            if count:
+                child(self.tokens, provider, model, ex.key, kind).inc(count)
+        if ex.first_token is not None:
+            child(self.first_token, provider, model).observe(ex.first_token)
+            if tokens.completion > 1:
+                per_token = (total - ex.first_token) / (tokens.completion - 1)
+                child(self.per_token, provider, model).observe(per_token)
 
     def count_audio(self, measure: str, amount: float) -> None:
         """`speech_characters` or `transcribed_seconds`: audio's own counters."""
         counter = self.speech_characters if measure == "speech_characters" else None
         (counter or self.transcribed_seconds).inc(amount)
 
-    def scrape(self, reloads: Mapping[str, int]) -> bytes:
-        """The exposition text; `reloads` are the worker's reload counts so far."""
-        for result, count in reloads.items():
+    def families(self, readings: Readings) -> list[Metric]:
+        """Every series, summed over the workers in multiprocess mode, and the readings."""
+        for result, count in readings.reloads.items():
             # The reloader counts; the counter catches up with it at each scrape.
             seen = self._reloads_seen.get(result, 0)
             if count > seen:
                 self.reloads.labels(result).inc(count - seen)
                 self._reloads_seen[result] = count
-        if not self.multiprocess:
-            return generate_latest(self.registry)
-        merged = CollectorRegistry()
-        merged.register(WorkerFiles(Path(os.environ[MULTIPROC_ENV])))
-        return generate_latest(merged)
+        counts: Collector = self.registry
+        if self.multiprocess:
+            counts = WorkerFiles(Path(os.environ[MULTIPROC_ENV]))
+        return [*counts.collect(), *_read_off(readings)]
+
+    def scrape(self, readings: Readings) -> bytes:
+        """The exposition text."""
+        return generate_latest(_Fixed(self.families(readings)))
+
+
+def _read_off(readings: Readings) -> list[Metric]:
+    info = GaugeMetricFamily(
+        "patchbay_config_info",
+        "The active config: its hash (1 while it serves).",
+        labels=["hash"],
+    )
+    info.add_metric([readings.config_hash], 1)
+    loaded = GaugeMetricFamily(
+        "patchbay_config_loaded_timestamp_seconds",
+        "Unix time the active config was loaded.",
+        value=readings.loaded_at,
+    )
+    up = GaugeMetricFamily(
+        "patchbay_shared_state_up",
+        "1 while shared state (Redis at redis_url, or memory) answers; 0 while the "
+        "gateway counts on local state instead.",
+        value=1 if readings.shared_state_up else 0,
+    )
+    since = GaugeMetricFamily(
+        "patchbay_shared_state_failing_since_timestamp_seconds",
+        "Unix time shared state began failing; 0 while it answers.",
+        value=readings.shared_state_failing_since or 0,
+    )
+    cooling = GaugeMetricFamily(
+        "patchbay_cooldowns_active",
+        "Models of each provider cooling down now.",
+        labels=["provider"],
+    )
+    for provider, count in sorted(readings.cooling.items()):
+        cooling.add_metric([provider], count)
+    return [info, loaded, up, since, cooling]
+
+
+class _Fixed:
+    """A registry-like holder of families already collected, for `generate_latest`."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
 
 
 class WorkerFiles(Collector):

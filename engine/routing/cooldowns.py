@@ -38,18 +38,18 @@ async def cooling(store: Cooldowns, target: Target) -> float:
 
 async def record_failure(
     store: Cooldowns, target: Target, err: GatewayError, rule: Cooldown
-) -> None:
-    """Count `err` against the deployment (or, for a connection failure, the provider)."""
+) -> bool:
+    """Count `err` against the deployment (or, for a connection failure, the provider);
+    True when that started a cooldown."""
     if err.failure not in rule.on:
-        return
+        return False
     name = target.provider.name
     hinted = err.headers.get("Retry-After", "")
     if err.failure == "429" and hinted.isdigit():
         seconds = min(float(hinted), rule.max_duration)
-        await store.cool(deployment_key(name, target.model.id), seconds)
-        return
+        return await store.cool(deployment_key(name, target.model.id), seconds)
     key = provider_key(name) if err.failure == "connect" else deployment_key(name, target.model.id)
-    await store.failed(key, rule)
+    return await store.failed(key, rule)
 
 
 async def health(store: Cooldowns, provider: Provider) -> dict[str, str]:

@@ -11,7 +11,9 @@ policy (engine/routing/params.py) and the client headers its provider forwards.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +22,7 @@ from engine.access.guard import check_model
 from engine.errors import GatewayError, InvalidRequest, NoProviderAvailable, UpstreamTimeout
 from engine.http.deadlines import DeadlinePassed
 from engine.http.messages import Request
+from engine.observe.exchange import UNKNOWN_MODEL, Attempt, Exchange, Trace
 from engine.providers.base import NO_HEADERS, Call, ProviderKind
 from engine.routing.cooldowns import cooling, record_failure
 from engine.routing.params import apply_params, name_dropped
@@ -27,6 +30,8 @@ from engine.routing.strategies import backoff, order
 from engine.snapshot.model import Plan, Policy, Target
 
 T = TypeVar("T")
+REQUEST_ID_HEADER = "x-request-id"
+MODEL_LOGGED = 256  # characters of the model name asked for that the access log keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,10 @@ def plan_for(req: Request, body: dict[str, Any], model_type: str) -> Plan:
     name = body.get("model")
     if not isinstance(name, str) or not name:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
+    exchange = req.exchange
+    exchange.model_asked, exchange.plan = name[:MODEL_LOGGED], UNKNOWN_MODEL
     plan = req.snapshot.resolve(name, model_type)
+    exchange.plan = plan.name
     if req.client is not None:
         check_model(req, name, plan)  # the client key's model allow-list
     return plan
@@ -79,7 +87,7 @@ async def dispatch(
     policy = req.snapshot.policy
     services = req.services
     cooldowns = await services.state.cooldowns(req.snapshot.settings.redis_url)
-    metrics = services.metrics
+    exchange = req.exchange
     attempts = 0
     last: GatewayError | None = None
     refused: GatewayError | None = None  # by a spent budget of the client key
@@ -95,26 +103,37 @@ async def dispatch(
                 if wait > 0:
                     cooling_for = max(cooling_for, wait)
                     continue
+                if last is not None:
+                    exchange.fallbacks += 1  # a failure moved the request on to this target
                 call, dropped = _call(req, target, body)
                 for retry in range(policy.retries + 1):
                     if retry:
+                        exchange.retries += 1
                         await asyncio.sleep(_pause(retry, policy, last))
                     attempts += 1
+                    attempt = Attempt(target.provider.name, target.public_id, 0.0, "ok")
+                    sent = _traced(call, exchange.trace, attempt)
+                    began = time.perf_counter()
                     try:
                         with services.traffic.busy(target.public_id):
-                            result = await operation(target.adapter, call)
+                            result = await operation(target.adapter, sent)
                     except GatewayError as err:
+                        attempt.seconds = time.perf_counter() - began
+                        attempt.outcome = err.failure or "client_error"
+                        _attempted(exchange, attempt)
                         name_dropped(err.headers, dropped)
-                        metrics.observe_upstream(target.provider.name, err.failure)
                         if err.failure is None or err.failure == "4xx":
                             raise  # the client's own request is at fault: never fall through
                         if counts_failures:
-                            await record_failure(cooldowns, target, err, policy.cooldown)
+                            rule = policy.cooldown
+                            attempt.cooled = await record_failure(cooldowns, target, err, rule)
                         if err.failure not in plan.fallback_on:
                             raise
                         last = err
                         continue
-                    metrics.observe_upstream(target.provider.name, "ok")
+                    attempt.seconds = time.perf_counter() - began
+                    _attempted(exchange, attempt)
+                    exchange.served_by(attempt.provider, attempt.model)
                     return result, Served(target, attempts, dropped)
     except DeadlinePassed:
         raise UpstreamTimeout(
@@ -133,11 +152,29 @@ async def dispatch(
 
 
 def _call(req: Request, target: Target, body: dict[str, Any]) -> tuple[Call, tuple[str, ...]]:
-    """The call to `target`, and the client's fields its parameter policy dropped."""
+    """The call to `target`, and the client's fields its parameter policy dropped.
+
+    The request id goes upstream with every call, so that a request can be followed
+    into the provider's logs."""
     sent, dropped = apply_params(target.params, body)
     provider = target.provider
     forwarded = provider.forwarded(req.headers) if provider.forward else NO_HEADERS
-    return Call(req.services.upstream, provider, target.model, sent, forwarded), dropped
+    headers = {**forwarded, REQUEST_ID_HEADER: req.request_id}
+    return Call(req.services.upstream, provider, target.model, sent, headers), dropped
+
+
+def _traced(call: Call, trace: Trace | None, attempt: Attempt) -> Call:
+    """`call`, with the headers that carry the attempt's span upstream while tracing."""
+    if trace is None:
+        return call
+    carried = trace.begin_attempt(attempt.provider, attempt.model)
+    return dataclasses.replace(call, headers={**call.headers, **carried})
+
+
+def _attempted(exchange: Exchange, attempt: Attempt) -> None:
+    exchange.attempts.append(attempt)
+    if exchange.trace is not None:
+        exchange.trace.end_attempt(attempt)
 
 
 def _pause(retry: int, policy: Policy, last: GatewayError | None) -> float:

@@ -20,6 +20,7 @@ from engine.formats.sse import DONE
 from engine.formats.tally import AnswerUsage, StreamTally
 from engine.formats.usage import Usage
 from engine.http.messages import Request, Response, Stream
+from engine.observe.exchange import Tokens
 from engine.providers.base import Model
 from engine.providers.prices import nano, usd
 from engine.spend.budgets import Allowance, Budgets
@@ -139,6 +140,8 @@ class Meter:
         """Record the answer in the ledger, the metrics and the key's budgets."""
         key = req.client
         settings = req.snapshot.settings
+        if usage is not None and not hit:
+            _count_tokens(req.exchange.tokens, usage, reply.notes.get("usage") == "estimated")
         entry = Entry(key.name if key else None, served.public_id, usage, cost, hit)
         if settings.auth.admin_key or settings.auth.keys:  # else no one may read the ledger
             ledger = await req.services.state.ledger(settings.redis_url)
@@ -150,6 +153,14 @@ class Meter:
             req.services.metrics.spend.cost(served.provider, served.model_id, entry.key, cost)
             if key is not None and key.budgets:  # also when the standing could not be read
                 await self.budgets.charge(key, served.provider, nano(cost), settings.redis_url)
+
+
+def _count_tokens(tokens: Tokens, usage: Usage, estimated: bool) -> None:
+    tokens.prompt = usage.input_tokens
+    tokens.completion = usage.output_tokens
+    tokens.cached = usage.cached_input_tokens
+    tokens.reasoning = usage.reasoning_output_tokens
+    tokens.estimated = estimated
 
 
 def _cost(served: Served, usage: Usage | None) -> float | None:

@@ -61,12 +61,13 @@ class Cooldowns(Protocol):
         """Seconds left in `name`'s cooldown; 0 when it is not cooling."""
         ...
 
-    async def failed(self, name: str, rule: Cooldown) -> None:
-        """Count one failure; start a cooldown when the rule says so."""
+    async def failed(self, name: str, rule: Cooldown) -> bool:
+        """Count one failure; start a cooldown when the rule says so (then True)."""
         ...
 
-    async def cool(self, name: str, seconds: float) -> None:
-        """Start (or lengthen) `name`'s cooldown to `seconds` from now."""
+    async def cool(self, name: str, seconds: float) -> bool:
+        """Start (or lengthen) `name`'s cooldown to `seconds` from now; True when it
+        was not cooling before."""
         ...
 
     async def failures(self, name: str) -> int:

@@ -48,19 +48,24 @@ class MemoryCooldowns:
     async def cooling(self, name: str) -> float:
         return max(0.0, self._until.get(name, 0.0) - time.monotonic())
 
-    async def failed(self, name: str, rule: Cooldown) -> None:
+    async def failed(self, name: str, rule: Cooldown) -> bool:
         now = time.monotonic()
         recent = self._failures[name]
         recent.append(now)
         while recent and recent[0] < now - rule.window:
             recent.popleft()
-        if len(recent) >= rule.failures:
-            self._until[name] = now + rule.duration
-            recent.clear()
+        if len(recent) < rule.failures:
+            return False
+        self._until[name] = now + rule.duration
+        recent.clear()
+        return True
 
-    async def cool(self, name: str, seconds: float) -> None:
-        self._until[name] = max(self._until.get(name, 0.0), time.monotonic() + seconds)
+    async def cool(self, name: str, seconds: float) -> bool:
+        now = time.monotonic()
+        until = self._until.get(name, 0.0)
+        self._until[name] = max(until, now + seconds)
         self._failures.pop(name, None)
+        return until <= now
 
     async def failures(self, name: str) -> int:
         return len(self._failures.get(name, ()))

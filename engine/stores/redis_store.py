@@ -74,22 +74,25 @@ class RedisState:
         self._on_answer()
         return max(0, int(left)) / 1000
 
-    async def failed(self, name: str, rule: Cooldown) -> None:
+    async def failed(self, name: str, rule: Cooldown) -> bool:
         failures = f"patchbay:failures:{name}"
         pipe = self._client.pipeline(transaction=False)
         pipe.set(failures, 0, ex=max(1, round(rule.window)), nx=True)
         pipe.incr(failures)
         try:
             count = int((await pipe.execute())[1])
-            if count >= rule.failures:
-                pipe = self._client.pipeline(transaction=False)
-                pipe.set(f"patchbay:cooldown:{name}", 1, px=max(1, round(rule.duration * 1000)))
-                pipe.delete(failures)
-                await pipe.execute()
+            if count < rule.failures:
+                return False
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(f"patchbay:cooldown:{name}", 1, px=max(1, round(rule.duration * 1000)))
+            pipe.delete(failures)
+            await pipe.execute()
         except (RedisError, OSError):
             self._on_failure()
+            return False
+        return True
 
-    async def cool(self, name: str, seconds: float) -> None:
+    async def cool(self, name: str, seconds: float) -> bool:
         key = f"patchbay:cooldown:{name}"
         try:
             left = int(await self._client.pttl(key))
@@ -101,6 +104,8 @@ class RedisState:
                 await pipe.execute()
         except (RedisError, OSError):
             self._on_failure()
+            return False
+        return left <= 0
 
     async def failures(self, name: str) -> int:
         try:
