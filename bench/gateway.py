@@ -134,7 +134,9 @@ def start_patchbay(
         "--port", str(port),
         "--workers", str(workers),
         "--server", server,
-        "--log-level", "warning",
+        # With request logging, access lines are written (to the rig's log file), as a
+        # user who keeps the shipped `request_logging: true` gets them.
+        "--log-level", "info" if request_logging else "warning",
         "--no-watch",
     ]  # fmt: skip
     env = {

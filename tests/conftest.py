@@ -3,10 +3,13 @@ and a real redis-server."""
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ import openai
 import pytest
 
 from engine.config.settings import SERVERS
+from engine.observe.logs import LIBRARIES, ROOT, ConsoleHandler
 from engine.upstream.client import Upstream
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
@@ -33,6 +37,47 @@ SCRIPTED = (
     "hold",
     "late-end",
 )
+
+
+# Module-level test constants holding a secret: upstream keys, client keys, admin keys.
+SECRET_NAME = re.compile(r"(^|_)(KEY|TOKEN|SECRET|ALICE|BOB|ADMIN)(_|$)")
+
+
+class ConsoleLines(logging.Handler):
+    """Every line Patchbay's console handler writes, as it writes it (secrets masked)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console = next(
+            (h for h in logging.getLogger(ROOT).handlers if isinstance(h, ConsoleHandler)), None
+        )
+        if console is not None:
+            self.lines.append(console.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def console_lines() -> Iterator[ConsoleLines]:
+    """The whole suite's log lines (of gateways served in this process); at the end, no
+    secret of any test config may be in any of them."""
+    recorder = ConsoleLines()
+    for name in (ROOT, *LIBRARIES):
+        logging.getLogger(name).addHandler(recorder)
+    yield recorder
+    for name in (ROOT, *LIBRARIES):
+        logging.getLogger(name).removeHandler(recorder)
+    secrets = {
+        value
+        for module_name, module in list(sys.modules.items())
+        if module_name.startswith("tests.")
+        for name, value in vars(module).items()
+        if SECRET_NAME.search(name) and isinstance(value, str) and len(value) >= 8
+    }
+    assert secrets  # the fakes' upstream keys at least
+    leaked = [(s, line) for line in recorder.lines for s in secrets if s in line]
+    assert not leaked, f"secrets in log lines: {leaked[:5]}"
 
 
 @pytest.fixture(params=SERVERS)

@@ -19,9 +19,11 @@ import pytest
 from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine.observe.exchange import Exchange
 from engine.observe.metrics import (
     MULTIPROC_ENV,
     Metrics,
+    Readings,
     WorkerRestarts,
     prepare_multiprocess,
 )
@@ -90,7 +92,9 @@ def scrape(url: str) -> tuple[str, dict[tuple[str, tuple[tuple[str, str], ...]],
 
 
 def value(samples: dict[Any, float], name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    """The sum of `name`'s samples whose labels include `labels` (others summed over)."""
+    wanted = set(labels.items())
+    return sum(v for (n, have), v in samples.items() if n == name and wanted <= set(have))
 
 
 def test_requests_upstreams_and_durations_are_counted(tmp_path: Path, upstream: FakeOpenAI) -> None:
@@ -113,6 +117,12 @@ def test_requests_upstreams_and_durations_are_counted(tmp_path: Path, upstream: 
     assert value(samples, upstreams, provider="up", outcome="ok") == 2
     assert value(samples, upstreams, provider="up", outcome="5xx") == 1
     assert value(samples, upstreams, provider="echo", outcome="ok") == 1
+    # The model served is a label; a model no config names is counted without its name.
+    served = {**route, "status": "200", "provider": "up", "model": "up/gpt-test"}
+    assert value(samples, "patchbay_requests_total", **served, format="openai", key="") == 2
+    missing = {**route, "status": "404", "provider": "", "model": ""}
+    assert value(samples, "patchbay_requests_total", **missing) == 1
+    assert not any("nope" in str(labels) for _, labels in samples)
 
 
 def test_config_reloads_are_counted_by_result(tmp_path: Path, upstream: FakeOpenAI) -> None:
@@ -160,10 +170,14 @@ def test_a_scrape_leaves_out_the_file_of_a_worker_still_starting(
     # As in a worker started with the directory set: samples go to files there.
     monkeypatch.setattr(values, "ValueClass", values.get_value_class())
     metrics = Metrics()
-    metrics.observe_request("/v1/models", "GET", 200, 0.01)
+    exchange = Exchange("id", "/v1/models", "GET", "openai", started=0.0, status=200)
+    metrics.record(exchange, ended=0.01)
     (tmp_path / "metrics" / "counter_999999.db").touch()
-    text = metrics.scrape({}).decode()
-    assert 'patchbay_requests_total{method="GET",route="/v1/models",status="200"} 1.0' in text
+    text = metrics.scrape(Readings(reloads={})).decode()
+    assert (
+        'patchbay_requests_total{format="openai",key="",method="GET",model="",provider="",'
+        'route="/v1/models",status="200"} 1.0'
+    ) in text
 
 
 def test_a_dead_workers_live_gauges_go_and_the_restart_is_counted(
@@ -178,7 +192,7 @@ def test_a_dead_workers_live_gauges_go_and_the_restart_is_counted(
     restarts.record(4242)
     assert not live.exists()
     # The supervisor's count is in its file: a worker's scrape adds it in.
-    assert "patchbay_worker_restarts_total 1.0" in Metrics().scrape({}).decode()
+    assert "patchbay_worker_restarts_total 1.0" in Metrics().scrape(Readings({})).decode()
 
 
 def test_several_workers_report_their_sum(tmp_path: Path, server: str) -> None:

@@ -35,7 +35,7 @@ def access_fields(ex: Exchange, path: str, seconds: float) -> dict[str, Any]:
         "model": ex.model_asked or None,
         "provider": ex.provider or None,
         "served": ex.model or None,
-        "attempts": len(ex.attempts),
+        "attempts": len(ex.attempts) if ex.model_asked else None,
         "upstream_ms": _ms(ex.upstream_seconds) if ex.attempts else None,
         "ttft_ms": _ms(ex.first_token) if ex.first_token is not None else None,
         "prompt_tokens": tokens.prompt if settled else None,
