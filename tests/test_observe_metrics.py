@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -14,14 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from quart import Quart
 
 import tests.harness
 from engine import create_app
+from engine.observe.metrics import MULTIPROC_ENV
 from engine.runtime import Runtime
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from tests.harness import gateway, write_config
+from tests.harness import free_port, gateway, write_config
+from tests.test_metrics import _wait_for_workers, _wait_listening
 
 ADMIN = "admin-key-7Hq2"
 ALICE = "sk-alice-Zr81nQ"
@@ -222,3 +229,80 @@ def test_a_stream_in_flight_is_counted_until_it_ends(tmp_path: Path, fake: FakeO
         assert b"[DONE]" in resp.read()
         conn.close()
         settled(url, lambda s: value(s, "patchbay_streams_in_flight") == 0)
+
+
+def test_two_workers_add_up_to_the_traffic_sent(tmp_path: Path) -> None:
+    """Requests, tokens and time to first token, summed over both workers' files, are
+    exactly what was sent; traffic goes on until each worker has served some."""
+    providers = {"providers": {"echo": {"kind": "echo", "models": ["echo-1"]}}}
+    cfg = write_config(tmp_path / "cfg", providers, server={"watch": {"enabled": False}})
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    port = free_port()
+    env = {**os.environ, MULTIPROC_ENV: str(directory)}
+    args = [sys.executable, "-m", "engine", "serve", "--config-dir", str(cfg)]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+        try:
+            _wait_listening(port, process, log_path)
+            _wait_for_workers(directory, 2, process, log_path)
+            url = f"http://127.0.0.1:{port}"
+            sent = streams = prompt = completion = 0
+            while sent < 200 and (sent < 16 or min(per_worker_chats(directory, process.pid)) == 0):
+                stream = sent % 4 == 0
+                extra = {"stream": True, "stream_options": {"include_usage": True}}
+                body = {"model": "echo/echo-1", "messages": [{"role": "user", "content": "hi"}]}
+                status, answer = post(url + CHAT, {**body, **(extra if stream else {})})
+                assert status == 200
+                usage = answer_usage(answer, stream)
+                prompt, completion = prompt + usage[0], completion + usage[1]
+                sent, streams = sent + 1, streams + stream
+            assert min(per_worker_chats(directory, process.pid)) > 0
+            samples = settled(
+                url, lambda s: value(s, "patchbay_requests_total", route=CHAT) == sent
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)  # the server this test started, by its PID
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+    assert value(samples, "patchbay_request_duration_seconds_count", route=CHAT) == sent
+    assert value(samples, "patchbay_time_to_first_token_seconds_count") == streams
+    tokens = {"provider": "echo", "model": "echo/echo-1", "key": ""}
+    assert value(samples, "patchbay_tokens_total", **tokens, type="prompt") == prompt
+    assert value(samples, "patchbay_tokens_total", **tokens, type="completion") == completion
+    assert value(samples, "patchbay_upstream_requests_total", outcome="ok") == sent
+    assert value(samples, "patchbay_streams_in_flight") == 0
+
+
+def per_worker_chats(directory: Path, supervisor: int) -> list[float]:
+    """Chat requests each worker's own file counts (the supervisor's file is left out)."""
+    counts = []
+    for path in sorted(directory.glob("counter_*.db")):
+        if path.stem.endswith(f"_{supervisor}"):
+            continue
+        families = MultiProcessCollector.merge([str(path)], accumulate=True)
+        counts.append(
+            sum(
+                s.value
+                for family in families
+                for s in family.samples
+                if s.name == "patchbay_requests_total" and s.labels.get("route") == CHAT
+            )
+        )
+    assert len(counts) == 2, counts
+    return counts
+
+
+def answer_usage(answer: bytes, stream: bool) -> tuple[int, int]:
+    """Prompt and completion tokens an answer reported (a stream: in its usage chunk)."""
+    if not stream:
+        usage = json.loads(answer)["usage"]
+    else:
+        events = [line[6:] for line in answer.split(b"\n") if line.startswith(b"data: {")]
+        usage = next(u for e in events if (u := json.loads(e).get("usage")))
+    return int(usage["prompt_tokens"]), int(usage["completion_tokens"])
