@@ -23,6 +23,9 @@ CHAT_PATH = "/v1/chat/completions"
 SHIPPED_FILES = ("routes.yaml", "providers.yaml", "config/server.yaml")
 # Patchbay resolves the key like any provider secret; it never reaches the client.
 KEY_VARIABLE = "PATCHBAY_BENCH_UPSTREAM_KEY"
+# Random-looking, as real keys are: a key made of words would have the access log's
+# words masked as fragments of it, which no real deployment pays for.
+UPSTREAM_KEY = "sk-7Qm2Xr9LpT4wZ8vNc3Kd"
 WORKERS_SETTLE = 3.0  # seconds
 
 
@@ -141,7 +144,7 @@ def start_patchbay(
     ]  # fmt: skip
     env = {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
-        KEY_VARIABLE: "bench-upstream-key",
+        KEY_VARIABLE: UPSTREAM_KEY,
     }
     if not request_logging:
         env["PATCHBAY_REQUEST_LOGGING"] = "false"

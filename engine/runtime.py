@@ -24,6 +24,7 @@ from engine.http.messages import Handler, LiveConfig
 from engine.live.discovery import Discovery
 from engine.live.reload import Reloader
 from engine.live.watch import watch_directory
+from engine.observe.cells import FOLD_SECONDS
 from engine.observe.logs import redact_logs
 from engine.observe.metrics import Metrics
 from engine.snapshot.model import Snapshot
@@ -69,6 +70,8 @@ class Runtime:
         await self.upstream.start()
         self._spawn(self.discovery.run(self._stop))
         self._spawn(watch_directory(self.reloader, self._stop))  # idles while watch is off
+        if self.metrics.multiprocess:  # the other workers' scrapes read this one's files
+            self._spawn(self._fold_metrics())
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP re-reads the config in this worker without restarting it.
@@ -85,6 +88,12 @@ class Runtime:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_coro(), exc_info=task.exception())
 
+    async def _fold_metrics(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), FOLD_SECONDS)
+            self.metrics.fold()
+
     def _on_sighup(self) -> None:
         log.info("SIGHUP: re-reading the config")
         self._spawn(self._reload_forced())
@@ -98,6 +107,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self._tasks.clear()
+        self.metrics.fold()
         await self.upstream.close()
         await self.state.close()
         self._unredact()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import upstream_providers
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
@@ -125,9 +126,18 @@ def test_client_disconnect_closes_the_upstream(
         time.sleep(0.02)
     assert fake_openai.hung_up == hung_up + 1
     if not stream:  # no answer went out: counted as "client closed request", as nginx does
-        hung_up_count = 'patchbay_requests_total{method="POST",route="/v1/chat/completions",'
-        hung_up_count += 'status="499"} 1.0'
-        wait_for(lambda: hung_up_count in _metrics(gateway_url), "the 499 counted")
+        hung_up = {"route": "/v1/chat/completions", "method": "POST", "status": "499"}
+        wait_for(lambda: _count(_metrics(gateway_url), hung_up) == 1, "the 499 counted")
+
+
+def _count(text: str, labels: dict[str, str]) -> float:
+    """patchbay_requests_total summed over the samples whose labels include `labels`."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "patchbay_requests_total" and labels.items() <= sample.labels.items()
+    )
 
 
 def _metrics(url: str) -> str:

@@ -13,6 +13,7 @@ import anthropic
 import pytest
 import yaml
 from anthropic.types import ModelInfo
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.messages_harness import TARGETS, messages_stack, post, read_events
 
@@ -53,8 +54,19 @@ def test_requests_are_counted_in_metrics(tmp_path: Path) -> None:
     with messages_stack(tmp_path / "cfg") as stack:
         stack.client().messages.create(**ask("up/gpt-test"))
         text = urllib.request.urlopen(stack.url + "/metrics", timeout=10).read().decode()
-    assert 'patchbay_requests_total{method="POST",route="/v1/messages",status="200"} 1.0' in text
-    assert 'patchbay_upstream_requests_total{outcome="ok",provider="up"} 1.0' in text
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    asked = {"route": "/v1/messages", "method": "POST", "status": "200", "format": "anthropic"}
+    assert [
+        s.value
+        for s in samples
+        if s.name == "patchbay_requests_total" and (asked.items() <= s.labels.items())
+    ] == [1.0]
+    attempts = {"provider": "up", "model": "up/gpt-test", "outcome": "ok"}
+    assert [
+        s.value
+        for s in samples
+        if s.name == "patchbay_upstream_requests_total" and (attempts.items() <= s.labels.items())
+    ] == [1.0]
 
 
 def test_token_counts_never_put_a_provider_in_cooldown(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@
 logger's short name where it says something (`reload`, `access`). `log_format: json` is
 for machines: one object per line with `time`, `level`, `logger`, `pid`, `message`, and
 the fields a record carries in `extra={"fields": {...}}` (the start-up summary's
-providers and URLs, a reload's changes). With several workers, text lines carry the
+providers and URLs, a reload's changes; or a callable that makes them: an access line). With several workers, text lines carry the
 worker's process id, so that two workers' lines are never the same line twice.
 Whatever the format, the secrets of every config served in this process are masked
 from the whole line, traceback included.
@@ -72,6 +72,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         fields = getattr(record, "fields", None)
+        if callable(fields):  # made only for this formatter (engine/observe/access.py)
+            fields = fields()
         if isinstance(fields, dict):
             entry.update({k: v for k, v in fields.items() if k not in entry})
         if record.exc_info:

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -31,6 +31,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from engine.observe.cells import Cells, CounterCell, HistogramCell
 from engine.observe.exchange import Exchange
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -77,6 +78,21 @@ class WorkerRestarts:
         self.counter.inc()
 
 
+TOKEN_TYPES = ("prompt", "completion", "cached", "reasoning")
+
+
+class _RequestSeries(NamedTuple):
+    """The cells of one kind of request (route, status, model served, format, key)."""
+
+    requests: CounterCell
+    duration: HistogramCell
+    overhead: HistogramCell
+    upstream: HistogramCell | None  # None when no provider served it
+    first_token: HistogramCell
+    per_token: HistogramCell
+    tokens: tuple[CounterCell, ...]  # in TOKEN_TYPES order
+
+
 @dataclass(frozen=True, slots=True)
 class Readings:
     """What a scrape reads off the worker that answers it, rather than off the counts."""
@@ -90,9 +106,9 @@ class Readings:
 
 
 class Metrics:
-    """One worker's series. `record` reads a whole Exchange once it is answered; label
-    children are looked up once each (prometheus_client's `labels()` validates and
-    locks on every call), so recording is dictionary hits and increments."""
+    """One worker's series. `record` reads a whole Exchange once it is answered: one
+    lookup finds the cells of its kind of request, and recording is additions to them
+    (engine/observe/cells.py), folded into the series when they are read."""
 
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
@@ -211,35 +227,96 @@ class Metrics:
         self._reloads_seen = dict.fromkeys(RELOAD_RESULTS, 0)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
+        self._cells = Cells()
+        self._requests: dict[tuple[str | int, ...], _RequestSeries] = {}
+        self._attempts: dict[tuple[str, str, str], CounterCell] = {}
         self._children: dict[tuple[Any, ...], Any] = {}
         self.spend = SpendSeries(registry)  # cost and the response cache
 
     def _child(self, series: Any, *labels: str) -> Any:
-        """`series.labels(*labels)`, looked up once; the table is emptied when it grows
-        past CHILDREN (label values come from the config, which reloads may change)."""
+        """`series.labels(*labels)`, looked up once (prometheus_client's `labels()`
+        validates and locks on every call)."""
         key = (id(series), *labels)
         child = self._children.get(key)
         if child is None:
-            if len(self._children) >= CHILDREN:
-                self._children.clear()
             child = self._children[key] = series.labels(*labels)
         return child
 
+    def _request_series(self, ex: Exchange) -> _RequestSeries:
+        """The children one kind of request moves, found with one lookup; the tables are
+        emptied when they grow past CHILDREN (labels come from the config, which reloads
+        may change)."""
+        key = (ex.route, ex.method, ex.status, ex.provider, ex.model, ex.wire, ex.key)
+        found = self._requests.get(key)
+        if found is not None:
+            return found
+        if len(self._requests) >= CHILDREN:
+            self._cells.clear()
+            self._requests.clear()
+            self._attempts.clear()
+            self._children.clear()
+        child, provider, model = self._child, ex.provider, ex.model
+        served = (provider, model)
+        counter, histogram = self._cells.counter, self._cells.histogram
+        found = self._requests[key] = _RequestSeries(
+            counter(
+                child(self.requests, ex.route, ex.method, str(ex.status), *served, ex.wire, ex.key)
+            ),
+            histogram(child(self.duration, ex.route, ex.method, model), DURATION_BUCKETS),
+            histogram(child(self.overhead, ex.route), OVERHEAD_BUCKETS),
+            histogram(child(self.upstream_duration, *served), DURATION_BUCKETS)
+            if provider
+            else None,
+            histogram(child(self.first_token, *served), DURATION_BUCKETS),
+            histogram(child(self.per_token, *served), TOKEN_BUCKETS),
+            tuple(counter(child(self.tokens, *served, ex.key, kind)) for kind in TOKEN_TYPES),
+        )
+        return found
+
     def record(self, ex: Exchange, ended: float) -> None:
         """Count one answered request; `ended` is the perf_counter of its last byte."""
-        child = self._child
-        provider, model = ex.provider, ex.model
+        series = self._request_series(ex)
         total = ended - ex.started
-        child(
-            self.requests, ex.route, ex.method, str(ex.status), provider, model, ex.wire, ex.key
-        ).inc()
-        child(self.duration, ex.route, ex.method, model).observe(total)
         upstream = ex.upstream_seconds
-        child(self.overhead, ex.route).observe(max(0.0, total - upstream))
+        series.requests.add()
+        series.duration.observe(total)
+        series.overhead.observe(total - upstream if total > upstream else 0.0)
         for attempt in ex.attempts:
-            child(self.upstream, attempt.provider, attempt.model, attempt.outcome).inc()
+            self._attempt(attempt.provider, attempt.model, attempt.outcome).add()
             if attempt.cooled:
-                child(self.cooldowns, attempt.provider, attempt.model).inc()
+                self._child(self.cooldowns, attempt.provider, attempt.model).inc()
+        if ex.fallbacks or ex.retries or ex.rate_limited or ex.disconnected:
+            self._record_rare(ex)
+        if series.upstream is None:
+            return
+        series.upstream.observe(upstream)
+        tokens = ex.tokens
+        for count, counter in zip(
+            (tokens.prompt, tokens.completion, tokens.cached, tokens.reasoning),
+            series.tokens,
+            strict=True,
+        ):
+            if count:
+                counter.add(count)
+        if ex.first_token is not None:
+            series.first_token.observe(ex.first_token)
+            if tokens.completion > 1:
+                series.per_token.observe((total - ex.first_token) / (tokens.completion - 1))
+
+    def _attempt(self, provider: str, model: str, outcome: str) -> CounterCell:
+        key = (provider, model, outcome)
+        found = self._attempts.get(key)
+        if found is None:
+            found = self._attempts[key] = self._cells.counter(self.upstream.labels(*key))
+        return found
+
+    def fold(self) -> None:
+        """Hand the cells' counts to the series (engine/observe/cells.py)."""
+        self._cells.fold()
+
+    def _record_rare(self, ex: Exchange) -> None:
+        """What only some requests count: fallbacks, retries, refusals, hang-ups."""
+        child = self._child
         if ex.fallbacks:
             child(self.fallbacks, ex.plan).inc(ex.fallbacks)
         if ex.retries:
@@ -248,23 +325,6 @@ class Metrics:
             child(self.rate_limited, ex.route, ex.key).inc()
         if ex.disconnected:
             child(self.disconnects, ex.route).inc()
-        if not provider:
-            return
-        child(self.upstream_duration, provider, model).observe(upstream)
-        tokens = ex.tokens
-        for kind, count in (
-            ("prompt", tokens.prompt),
-            ("completion", tokens.completion),
-            ("cached", tokens.cached),
-            ("reasoning", tokens.reasoning),
-        ):
-            if count:
-                child(self.tokens, provider, model, ex.key, kind).inc(count)
-        if ex.first_token is not None:
-            child(self.first_token, provider, model).observe(ex.first_token)
-            if tokens.completion > 1:
-                per_token = (total - ex.first_token) / (tokens.completion - 1)
-                child(self.per_token, provider, model).observe(per_token)
 
     def count_audio(self, measure: str, amount: float) -> None:
         """`speech_characters` or `transcribed_seconds`: audio's own counters."""
@@ -273,6 +333,7 @@ class Metrics:
 
     def families(self, readings: Readings) -> list[Metric]:
         """Every series, summed over the workers in multiprocess mode, and the readings."""
+        self.fold()
         for result, count in readings.reloads.items():
             # The reloader counts; the counter catches up with it at each scrape.
             seen = self._reloads_seen.get(result, 0)
