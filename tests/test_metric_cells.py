@@ -13,9 +13,7 @@ VALUES = (0.0, 0.01, 0.010001, 0.05, 0.1, 0.5, 1.0, 2.0, 1e9, 0.003)
 
 def exposition(registry: CollectorRegistry) -> list[str]:
     return [
-        line
-        for line in generate_latest(registry).decode().splitlines()
-        if "_created" not in line
+        line for line in generate_latest(registry).decode().splitlines() if "_created" not in line
     ]
 
 
