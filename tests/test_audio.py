@@ -11,11 +11,16 @@ import math
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
+from quart import Quart
 
+import tests.harness
+from engine import create_app
+from engine.runtime import Runtime
 from tests.fakes.audio_server import API_KEY, CLIP_CHUNKS, FakeAudio
 from tests.harness import gateway, write_config
 
@@ -267,10 +272,22 @@ def test_audio_has_its_own_counters(client: openai.OpenAI, base_url: str) -> Non
     assert _metric(base_url, "patchbay_transcribed_audio_seconds_total") == 3.5
 
 
-def test_rate_limits_count_audio_requests(tmp_path: Path, fake: FakeAudio) -> None:
+def test_rate_limits_count_audio_requests(
+    tmp_path: Path, fake: FakeAudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = {"rate_limit": {"rpm": 2, "tpm": 1000}}
     directory = write_config(tmp_path / "limited", _providers(fake.url), server=server)
+    made: list[Runtime] = []
+
+    def create(*args: Any, **kwargs: Any) -> Quart:
+        app = create_app(*args, **kwargs)
+        made.append(app.config["PATCHBAY_RUNTIME"])
+        return app
+
+    monkeypatch.setattr(tests.harness, "create_app", create)
     with gateway(directory) as url:
+        # One minute for the whole test: the three requests share a window however slow.
+        made[0].guard.limiter.clock = lambda: 1_000_020.0
         body = {"model": "echo/echo-tts", "input": "x" * 400}
         first = httpx.post(url + "/v1/audio/speech", json=body)
         assert first.status_code == 200

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.faulty_server import FaultyUpstream
+from tests.fakes.faulty_server import FaultyUpstream, gzip_bomb
 from tests.harness import free_port, write_config
 from tests.pages_harness import fetch
 from tests.reload_helpers import wait_for
@@ -69,6 +69,9 @@ def _config(directory: Path, fake_url: str, fake_root: str) -> Path:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """(base URL, PID) of a one-worker Patchbay in front of the faulty upstream."""
+    # Compressing the bomb's GiB takes seconds on a busy machine: done before serving,
+    # not inside a request the gateway under test is timing.
+    gzip_bomb()
     with FaultyUpstream().in_thread() as fake:
         directory = _config(tmp_path / "cfg", fake.url, fake.url.removesuffix("/v1"))
         port = free_port()
