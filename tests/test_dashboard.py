@@ -305,3 +305,22 @@ def _answers(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
         return call(url + "/ready")[0] == 200
     except OSError:
         return False
+
+
+def test_openapi_documents_both_routes_and_the_data_matches_it(
+    tmp_path: Path, fake_openai: FakeOpenAI, env: None
+) -> None:
+    cfg = write_config(tmp_path / "cfg", upstream_providers(fake_openai.url), server=OPEN_SERVER)
+    with gateway(cfg) as url:
+        document = json.loads(call(url + "/openapi.json")[2])
+    page = document["paths"]["/dashboard"]["get"]
+    feed = document["paths"]["/dashboard/data"]["get"]
+    assert list(page["responses"]["200"]["content"]) == ["text/html"]
+    assert feed["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DashboardData"
+    }
+    for operation in (page, feed):
+        assert operation["security"] == [{"bearer": []}, {"basic": []}]
+        assert "401" in operation["responses"] and "404" not in operation["responses"]
+    assert document["components"]["schemas"]["DashboardData"] == DASHBOARD_DATA
+    assert document["components"]["securitySchemes"]["basic"] == {"type": "http", "scheme": "basic"}

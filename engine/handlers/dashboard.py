@@ -68,7 +68,7 @@ def admit(req: Request, challenge: str) -> None:
 
 async def data(req: Request) -> Response:
     """GET /dashboard/data: cumulative counts and the state of things now (see
-    docs/observability.md for each field)."""
+    docs/dashboard.md for each field)."""
     admit(req, challenge="Bearer")
     snapshot, services = req.snapshot, req.services
     states = await model_states(req)

@@ -14,7 +14,9 @@
   const SVG = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
 
+  const TILE_S = 60; // the tiles cover the last minute
   const points = []; // one per interval between two readings
+  const readings = []; // the last minute's readings, for the tiles
   const modelOrder = []; // tokens chart: models in order of first appearance, so colors stay
   let previous = null;
   let latest = null;
@@ -55,13 +57,17 @@
     return count(v);
   }
 
+  // Up to `digits` decimals, none where they would all be zero.
+  const decimals = (v, digits) => String(Number(v.toFixed(digits)));
+
   function seconds(s) {
     if (!known(s)) return "–";
+    if (s < 0.01) return `${decimals(s * 1000, 1)} ms`;
     if (s < 1) return `${Math.round(s * 1000)} ms`;
-    return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+    return `${decimals(s, s < 10 ? 2 : 1)} s`;
   }
 
-  const percent = (v) => (known(v) ? `${v < 10 && v > 0 ? v.toFixed(1) : Math.round(v)} %` : "–");
+  const percent = (v) => (known(v) ? `${decimals(v, v < 10 ? 1 : 0)} %` : "–");
   const count = (n) => Math.round(n).toLocaleString("en-US");
 
   function ago(unix) {
@@ -130,12 +136,15 @@
 
   // ---- the chart drawer ----------------------------------------------------------------
 
-  // A round number at or above `v`: 1, 2, 2.5 or 5 times a power of ten.
-  function niceCeil(v) {
-    if (!(v > 0)) return 1;
+  // The y axis for values up to `v`: a round top (1, 2, 2.5 or 5 times a power of ten)
+  // and the number of steps that keeps every tick round too.
+  function axis(v) {
+    if (!(v > 0)) return { top: 1, steps: 4 };
     const power = 10 ** Math.floor(Math.log10(v));
-    for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= v * 0.999) return step * power;
-    return 10 * power;
+    for (const lead of [1, 2, 2.5, 5, 10]) {
+      if (lead * power >= v * 0.999) return { top: lead * power, steps: lead === 2.5 || lead === 5 ? 5 : 4 };
+    }
+    return { top: 10 * power, steps: 4 };
   }
 
   // Draw `lines` ({name, label, value(point)}) over the kept points into `node` (an <svg>):
@@ -148,13 +157,13 @@
     const plotH = height - pad.top - pad.bottom;
     node.setAttribute("viewBox", `0 0 ${width} ${height}`);
     const values = points.flatMap((p) => lines.map((line) => line.value(p))).filter(known);
-    const top = niceCeil(Math.max(floor, ...values));
+    const { top, steps } = axis(Math.max(floor, ...values));
     const end = points.length ? points[points.length - 1].t : 0;
     const x = (t) => pad.left + plotW * (1 - (end - t) / WINDOW_S);
     const y = (v) => pad.top + plotH * (1 - v / top);
     const parts = [];
-    for (let i = 0; i <= 4; i += 1) {
-      const v = (top * i) / 4;
+    for (let i = 0; i <= steps; i += 1) {
+      const v = (top * i) / steps;
       parts.push(shape("line", { class: "grid", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }));
       parts.push(shape("text", { class: "tick", x: pad.left - 6, y: y(v) + 4, "text-anchor": "end" }, format(v)));
     }
@@ -218,13 +227,13 @@
     {
       id: "latency", format: seconds, floor: 0.01, lines: [
         { name: "p50", label: "p50", value: (p) => p.p50 },
-        { name: "p95", label: "p95", value: (p) => p.p95, color: 4 },
+        { name: "p95", label: "p95", value: (p) => p.p95, color: 1 },
       ],
     },
     {
       id: "ttft", format: seconds, floor: 0.01, lines: [
         { name: "p50", label: "p50", value: (p) => p.t50, color: 3 },
-        { name: "p95", label: "p95", value: (p) => p.t95, color: 5 },
+        { name: "p95", label: "p95", value: (p) => p.t95, color: 4 },
       ],
     },
   ];
@@ -247,8 +256,9 @@
 
   // ---- the rest of the reading -------------------------------------------------------
 
+  // The tiles: the last minute, from the oldest reading kept within it to the latest.
   function renderTiles() {
-    const point = points[points.length - 1];
+    const point = readings.length > 1 ? pointBetween(latest, readings[0]) : null;
     $("stat-rps").textContent = point ? rate(point.rps) : "–";
     $("stat-errors").textContent = point ? percent(point.errors5) : "–";
     $("stat-latency").textContent = point ? seconds(point.p95) : "–";
@@ -342,9 +352,13 @@
       if (point) {
         points.push(point);
         if (points.length > KEPT) points.splice(0, points.length - KEPT);
+      } else {
+        readings.length = 0; // the counts went back: the tiles' minute starts again
       }
     }
     previous = latest = data;
+    readings.push(data);
+    while (readings.length > 2 && data.time - readings[1].time >= TILE_S) readings.shift();
     drawAll();
     renderTiles();
     renderConfig(data);
