@@ -146,7 +146,7 @@ def test_with_an_admin_key_the_browser_signs_in_with_basic_auth(
     credentials = {"username": "ops", "password": ADMIN}
     with (
         gateway(config_dir) as url,
-        gateway_page(browser, url, http_credentials=credentials) as page,
+        gateway_page(browser, url, http_credentials=credentials, color_scheme="dark") as page,
     ):
         polls: list[int] = []
         page.on(
@@ -162,4 +162,5 @@ def test_with_an_admin_key_the_browser_signs_in_with_basic_auth(
         )
         expect(page.locator("#live")).to_have_text("live")
         expect(page.locator("#poll-error")).to_have_count(0)
+        screenshot(page, "dashboard-dark.png")
     assert polls and set(polls) == {200}  # every poll carried the key the browser was given

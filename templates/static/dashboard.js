@@ -48,17 +48,17 @@
 
   const known = (v) => v !== null && v !== undefined && Number.isFinite(v);
 
+  // Up to `digits` decimals, none where they would all be zero.
+  const decimals = (v, digits) => String(Number(v.toFixed(digits)));
+
   function rate(v) {
     if (!known(v)) return "–";
     if (v === 0) return "0";
-    if (v < 0.1) return v.toFixed(3);
-    if (v < 10) return v.toFixed(2);
-    if (v < 1000) return v.toFixed(1);
+    if (v < 0.1) return decimals(v, 3);
+    if (v < 10) return decimals(v, 2);
+    if (v < 1000) return decimals(v, 1);
     return count(v);
   }
-
-  // Up to `digits` decimals, none where they would all be zero.
-  const decimals = (v, digits) => String(Number(v.toFixed(digits)));
 
   function seconds(s) {
     if (!known(s)) return "–";
