@@ -138,5 +138,8 @@ class _Live:
     def reload_counts(self) -> Mapping[str, int]:
         return self._reloader.status.reloads
 
+    def reload_history(self) -> list[dict[str, Any]]:
+        return self._reloader.history.entries(self._reloader.snapshot.redact)
+
     def discovery_error(self, provider: str) -> str | None:
         return self._discovery.errors.get(provider)

@@ -1,8 +1,8 @@
 """The pages in a real headless Chromium (Debian's `chromium`, driven by Playwright).
 
 Every request the browser makes is checked: anything not addressed to the gateway under
-test is refused and fails the test, so the pages are shown to work with no network.
-Screenshots land in test-artifacts/.
+test is refused and fails the test, so the pages are shown to work with no network
+(tests/browser_harness.py). Screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -12,22 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_harness import CHROMIUM, chromium, gateway_page, screenshot
 from tests.harness import gateway, write_config
-from tests.pages_harness import SHIPPED, echo_providers, edit_yaml, fetch_json
+from tests.pages_harness import echo_providers, edit_yaml, fetch_json
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = SHIPPED / "test-artifacts"
 WAIT_MS = 15_000  # the page polls every 2 s; a reload lands well within this
 
 pytestmark = [
@@ -40,12 +30,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -62,33 +48,8 @@ def url(config_dir: Path) -> Iterator[str]:
 @pytest.fixture
 def page(browser: Browser, url: str) -> Iterator[Page]:
     """A fresh page that may talk to the gateway only; page errors fail the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    offsite: list[str] = []
-    problems: list[str] = []
-
-    def only_the_gateway(route: Route) -> None:
-        target = route.request.url
-        if target.startswith(url + "/") or target.startswith("data:"):
-            route.continue_()
-        else:
-            offsite.append(target)
-            route.abort()
-
-    context.route("**/*", only_the_gateway)
-    tab = context.new_page()
-    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    tab.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    try:
+    with gateway_page(browser, url) as tab:
         yield tab
-    finally:
-        context.close()
-    assert offsite == [], "the pages reached for the network"
-    assert problems == []
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 def model_ids(page: Page) -> list[str]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from engine.site.pages import templates_dir
+from engine.http.pages import templates_dir
 from tests.harness import free_port, gateway, write_config
 from tests.pages_harness import (
     echo_providers,

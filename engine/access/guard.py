@@ -25,9 +25,9 @@ from engine.snapshot.model import Plan, Route
 from engine.spend.budgets import Budgets
 from engine.spend.meter import Meter, TokenCharge
 
-# Probes, scrapes, the admin routes and the usage report (which check keys themselves)
-# need no client key.
-OPEN_HANDLERS = ("health.", "metrics.", "admin.", "usage.")
+# Probes, scrapes, the admin routes, the dashboard and the usage report (which check
+# keys themselves) need no client key.
+OPEN_HANDLERS = ("health.", "metrics.", "admin.", "dashboard.", "usage.")
 
 
 def authenticate(

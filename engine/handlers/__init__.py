@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from engine.handlers import admin, health, metrics, models, search, usage
+from engine.handlers import admin, dashboard, health, metrics, models, search, usage
 from engine.handlers.audio import Speech, Transcriptions
 from engine.handlers.chat import ChatCompletions
 from engine.handlers.embeddings import Embeddings
@@ -57,6 +57,8 @@ HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
         "admin.reload": HandlerSpec(_plain(admin.reload)),
         "admin.config": HandlerSpec(_plain(admin.config)),
         "admin.explain": HandlerSpec(_plain(admin.explain)),
+        "dashboard.page": HandlerSpec(dashboard.DashboardPage),
+        "dashboard.data": HandlerSpec(_plain(dashboard.data)),
     }
 )
 HANDLER_NAMES = frozenset(HANDLERS)

@@ -3,6 +3,7 @@ them; while it is unset, they are 404."""
 
 from __future__ import annotations
 
+import base64
 import hmac
 import os
 
@@ -21,16 +22,30 @@ def _require_admin(req: Request) -> None:
         raise AuthenticationFailed("The admin key is missing or wrong.")
 
 
-def is_admin(req: Request) -> bool:
-    """Whether the request carries the admin key (as a bearer token or `x-admin-key`)."""
+def is_admin(req: Request, *, basic: bool = False) -> bool:
+    """Whether the request carries the admin key: as a bearer token or `x-admin-key`, or
+    (with `basic`, for pages a browser navigates to) as the password of HTTP Basic auth."""
     expected = req.snapshot.settings.auth.admin_key
     if not expected:
         return False
-    header = req.headers.get("authorization", "")
-    given = (
-        header[7:] if header.lower().startswith("bearer ") else req.headers.get("x-admin-key", "")
-    )
+    scheme, space, credentials = req.headers.get("authorization", "").partition(" ")
+    if space and scheme.lower() == "bearer":
+        given = credentials
+    elif space and basic and scheme.lower() == "basic":
+        given = basic_password(credentials.strip())
+    else:
+        given = req.headers.get("x-admin-key", "")
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def basic_password(credentials: str) -> str:
+    """The password of HTTP Basic `credentials` (base64 of `user:password`); "" when
+    they do not decode."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode()
+    except ValueError:  # not base64, or not UTF-8
+        return ""
+    return decoded.partition(":")[2]
 
 
 async def reload(req: Request) -> Response:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from engine.http.messages import Request, Response
 from engine.observe.metrics import CONTENT_TYPE, Readings
 from engine.routing.cooldowns import health
+
+ModelStates = Mapping[str, Mapping[str, str]]  # provider -> model -> ok, cooling (...), failing
 
 
 async def scrape(req: Request) -> Response:
@@ -12,16 +16,23 @@ async def scrape(req: Request) -> Response:
     return Response(body, content_type=CONTENT_TYPE)
 
 
-async def readings(req: Request) -> Readings:
-    """What the series read off this worker: reloads, the config, shared state, cooldowns."""
+async def model_states(req: Request) -> ModelStates:
+    """Each provider's models as cooldowns see them (engine/routing/cooldowns.py `health`)."""
+    store = await req.services.state.cooldowns(req.snapshot.settings.redis_url)
+    return {p.name: await health(store, p) for p in req.snapshot.providers.values()}
+
+
+async def readings(req: Request, states: ModelStates | None = None) -> Readings:
+    """What the series read off this worker: reloads, the config, shared state, cooldowns
+    (from `states` when the caller has them already)."""
     services, snapshot = req.services, req.snapshot
-    redis_url = snapshot.settings.redis_url
-    shared = services.state.health(redis_url)
-    store = await services.state.cooldowns(redis_url)
-    cooling = {}
-    for provider in snapshot.providers.values():
-        states = await health(store, provider)
-        cooling[provider.name] = sum(state.startswith("cooling") for state in states.values())
+    shared = services.state.health(snapshot.settings.redis_url)
+    if states is None:
+        states = await model_states(req)
+    cooling = {
+        provider: sum(state.startswith("cooling") for state in models.values())
+        for provider, models in states.items()
+    }
     return Readings(
         reloads=services.live.reload_counts(),
         config_hash=snapshot.hash[:12],

@@ -47,6 +47,11 @@ class LiveConfig(Protocol):
 
     def reload_counts(self) -> Mapping[str, int]: ...
 
+    def reload_history(self) -> list[dict[str, Any]]:
+        """The last applied and rejected reloads, oldest first: `at`, `result`,
+        `config_hash`, and `changes` or `problems` with secrets masked."""
+        ...
+
     def discovery_error(self, provider: str) -> str | None:
         """Why `models: discover` last failed for `provider`, if it did."""
         ...

@@ -26,6 +26,7 @@ from engine.config import (
 from engine.config.fragments import FRAGMENT_DIRS
 from engine.config.settings import LISTENER_SETTINGS, SettingError, Settings
 from engine.live.changes import changed_files, what_changed
+from engine.live.history import ReloadHistory
 from engine.live.lastgood import LastGood, fallback_state_dir, state_dir_of
 from engine.observe.logs import configure_logging
 from engine.providers import KINDS
@@ -110,6 +111,7 @@ class Reloader:
         self.environ = environ
         self.overrides = overrides
         self.status = ReloadStatus()
+        self.history = ReloadHistory()  # the last applied and rejected edits
         self.discovered: dict[str, tuple[str, ...]] = {}
         self._rejected: str | None = None  # hash of bytes that failed: not checked again
         # What the last reload read: fingerprint() of the directory at that moment.
@@ -138,6 +140,7 @@ class Reloader:
                 raise invalid from None  # the files' problems are the ones to fix
             # Said once, loudly, by the start-up summary (engine/site/summary.py).
             self._record(invalid, None)
+            self.history.add("rejected", snapshot.hash, self.status.last_error)
             self.status.from_last_good = True
             return snapshot, stored
 
@@ -193,19 +196,20 @@ class Reloader:
         self._served = source
         if logging_of(fresh.settings) != logging_of(previous.settings):
             configure_logging(*logging_of(fresh.settings))  # logging lives outside the snapshot
-        self._log_applied(previous, served, fresh, source, fixed)
+        changes = what_changed(previous, fresh) or ["nothing served changed"]
+        self.history.add("applied", fresh.hash, changes)
+        self._log_applied(served, fresh, source, changes, fixed)
         return "applied"
 
     def _log_applied(
         self,
-        previous: Snapshot,
         served: ConfigSource,
         fresh: Snapshot,
         source: ConfigSource,
+        changes: list[str],
         fixed: bool,
     ) -> None:
         files = changed_files(served, source)
-        changes = what_changed(previous, fresh) or ["nothing served changed"]
         log.info(
             "config %s applied%s: %s changed: %s",
             fresh.hash[:12],
@@ -256,6 +260,7 @@ class Reloader:
                 extra={"fields": {"event": "config_rejected", "problems": errors}},
             )
         self._record(invalid, source)
+        self.history.add("rejected", self.snapshot.hash, errors)
 
     def _record(self, invalid: ConfigInvalid, source: ConfigSource | None) -> None:
         self.status.last_error = [str(p) for p in invalid.problems]

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -81,16 +81,34 @@ class WorkerRestarts:
 TOKEN_TYPES = ("prompt", "completion", "cached", "reasoning")
 
 
-class _RequestSeries(NamedTuple):
-    """The cells of one kind of request (route, status, model served, format, key)."""
+class _RequestSeries:
+    """The cells of one kind of request (route, status, model served, format, key); those
+    only some answers move are made when the first one does."""
 
-    requests: CounterCell
-    duration: HistogramCell
-    overhead: HistogramCell
-    upstream: HistogramCell | None  # None when no provider served it
-    first_token: HistogramCell
-    per_token: HistogramCell
-    tokens: tuple[CounterCell, ...]  # in TOKEN_TYPES order
+    __slots__ = (
+        "duration",
+        "first_token",
+        "overhead",
+        "per_token",
+        "requests",
+        "tokens",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        requests: CounterCell,
+        duration: HistogramCell,
+        overhead: HistogramCell,
+        upstream: HistogramCell | None,  # None when no provider served it
+    ) -> None:
+        self.requests = requests
+        self.duration = duration
+        self.overhead = overhead
+        self.upstream = upstream
+        self.first_token: HistogramCell | None = None
+        self.per_token: HistogramCell | None = None
+        self.tokens: list[CounterCell | None] = [None] * len(TOKEN_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,21 +273,17 @@ class Metrics:
             self._requests.clear()
             self._attempts.clear()
             self._children.clear()
-        child, provider, model = self._child, ex.provider, ex.model
-        served = (provider, model)
+        child, served = self._child, (ex.provider, ex.model)
         counter, histogram = self._cells.counter, self._cells.histogram
         found = self._requests[key] = _RequestSeries(
             counter(
                 child(self.requests, ex.route, ex.method, str(ex.status), *served, ex.wire, ex.key)
             ),
-            histogram(child(self.duration, ex.route, ex.method, model), DURATION_BUCKETS),
+            histogram(child(self.duration, ex.route, ex.method, ex.model), DURATION_BUCKETS),
             histogram(child(self.overhead, ex.route), OVERHEAD_BUCKETS),
             histogram(child(self.upstream_duration, *served), DURATION_BUCKETS)
-            if provider
+            if ex.provider
             else None,
-            histogram(child(self.first_token, *served), DURATION_BUCKETS),
-            histogram(child(self.per_token, *served), TOKEN_BUCKETS),
-            tuple(counter(child(self.tokens, *served, ex.key, kind)) for kind in TOKEN_TYPES),
         )
         return found
 
@@ -291,17 +305,30 @@ class Metrics:
             return
         series.upstream.observe(upstream)
         tokens = ex.tokens
-        for count, counter in zip(
-            (tokens.prompt, tokens.completion, tokens.cached, tokens.reasoning),
-            series.tokens,
-            strict=True,
-        ):
+        counts = (tokens.prompt, tokens.completion, tokens.cached, tokens.reasoning)
+        for index, count in enumerate(counts):
             if count:
-                counter.add(count)
+                (series.tokens[index] or self._token_cell(series, ex, index)).add(count)
         if ex.first_token is not None:
-            series.first_token.observe(ex.first_token)
-            if tokens.completion > 1:
+            (series.first_token or self._stream_cells(series, ex)).observe(ex.first_token)
+            if tokens.completion > 1 and series.per_token is not None:
                 series.per_token.observe((total - ex.first_token) / (tokens.completion - 1))
+
+    def _token_cell(self, series: _RequestSeries, ex: Exchange, index: int) -> CounterCell:
+        """A kind of token's cell, made when the first count of it comes (a series that
+        never moves is not shown at 0)."""
+        labels = (ex.provider, ex.model, ex.key, TOKEN_TYPES[index])
+        cell = series.tokens[index] = self._cells.counter(self._child(self.tokens, *labels))
+        return cell
+
+    def _stream_cells(self, series: _RequestSeries, ex: Exchange) -> HistogramCell:
+        """The time-to-first-token and per-token cells, made with the first stream."""
+        served, histogram = (ex.provider, ex.model), self._cells.histogram
+        series.per_token = histogram(self._child(self.per_token, *served), TOKEN_BUCKETS)
+        cell = series.first_token = histogram(
+            self._child(self.first_token, *served), DURATION_BUCKETS
+        )
+        return cell
 
     def _attempt(self, provider: str, model: str, outcome: str) -> CounterCell:
         key = (provider, model, outcome)

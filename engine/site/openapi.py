@@ -111,10 +111,11 @@ class Operation:
     request: str | None = None
     stream: bool = False  # `"stream": true` answers text/event-stream
     query: tuple[dict[str, Any], ...] = ()
-    media: Literal["application/json", "text/plain", "audio/*"] = "application/json"
+    media: Literal["application/json", "text/plain", "text/html", "audio/*"] = "application/json"
     text: bool = False  # it may also answer text/plain (a transcript as text, srt or vtt)
     upload: bool = False  # its body is multipart/form-data, spooled (max_upload_size)
     admin: bool = False
+    admin_if_set: bool = False  # open while no admin key is set; else it wants it (or Basic)
     store: bool = False  # served only while a responses_store is configured
     description: str = ""
     headers: tuple[dict[str, Any], ...] = ()  # header parameters
@@ -279,6 +280,28 @@ OPERATIONS: dict[str, Operation] = {
         description="`config` describes what the snapshot serves (secrets stay references), "
         "for `patchbay check --against`.",
     ),
+    "dashboard.page": Operation(
+        "The operator dashboard",
+        "Dashboard",
+        media="text/html",
+        admin_if_set=True,
+        description="A page that polls the dashboard data every 2 s and draws requests "
+        "per second, error rate, latency and time to first token (p50, p95), tokens per "
+        "minute by model, providers' health and the reload history. Open while no admin "
+        "key is set; with one, a missing or wrong key is a 401 with a Basic challenge, so "
+        "a browser asks for it (any user name, the admin key as password).",
+    ),
+    "dashboard.data": Operation(
+        "The dashboard's data",
+        "Dashboard",
+        "DashboardData",
+        admin_if_set=True,
+        description="Cumulative counts of every worker (requests, 5xx and 4xx, latency and "
+        "time-to-first-token buckets, tokens by model and type, upstream attempts by "
+        "provider and outcome) and the state now (providers' health, shared state, the "
+        "config, the last 20 reloads with a rejected edit's problems). Open while no admin "
+        "key is set; with one, it wants it as a bearer token, `x-admin-key` or Basic auth.",
+    ),
     "admin.explain": Operation(
         "How a model name resolves",
         "Admin",
@@ -318,6 +341,7 @@ def openapi_document(snapshot: Snapshot) -> dict[str, Any]:
             "schemas": _with_model_examples(_used_schemas(paths), served),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
             },
         },
@@ -382,9 +406,10 @@ def _operation(
         )
         limit = "max_upload_size" if doc.upload else "max_request_size"
         responses["413"] = _error(f"The body is larger than `{limit}`", doc.error)
-    if doc.admin:
-        op["security"] = [{"bearer": []}]
+    if doc.admin or doc.admin_if_set:
+        op["security"] = [{"bearer": []}, {"basic": []}] if doc.admin_if_set else [{"bearer": []}]
         responses["401"] = _error("The admin key is missing or wrong")
+    if doc.admin:
         responses["404"] = _error("No admin key is configured")
     shape = (
         "An Anthropic-shaped error" if doc.error == "AnthropicError" else "An OpenAI-shaped error"
@@ -403,7 +428,7 @@ def _success(doc: Operation) -> dict[str, Any]:
     elif doc.media == "audio/*":
         body = {"schema": {"type": "string", "format": "binary"}}
     else:
-        body = {"schema": {"type": "string" if doc.media == "text/plain" else "object"}}
+        body = {"schema": {"type": "object" if doc.media == "application/json" else "string"}}
     content: dict[str, Any] = {doc.media: body}
     if doc.text:
         content["text/plain"] = {"schema": {"type": "string"}}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,15 @@ import swagger_ui_bundle  # type: ignore[import-untyped]
 from quart import Quart, Response, request, send_from_directory
 
 from engine.errors import GatewayError, MethodNotAllowed, NotFound
+from engine.http.pages import (
+    HTML,
+    PAGE_HEADERS,
+    PageUrls,
+    page_context,
+    page_urls,
+    route_path,
+    templates_dir,
+)
 from engine.http.rendering import render_error
 from engine.observe.redact import redact_all
 from engine.providers.base import Provider
@@ -30,64 +38,16 @@ from engine.site.openapi import openapi_document
 from engine.snapshot.model import Snapshot
 from engine.snapshot.templates import Pages
 
-STATUS_PATH = "/_patchbay/status"
-STATIC_PREFIX = "/_patchbay/static/"
-SWAGGER_PREFIX = "/_patchbay/swagger-ui/"
 PAGE_METHODS = ("GET", "HEAD")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-# Pages load scripts, styles and data from this server only; the UI works offline (the
-# speech tab plays, from a blob: URL, audio it fetched from this server).
-CSP = (
-    "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-    "style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
-)
 
 PageView = Callable[[Snapshot], Awaitable[Response]]
-
-
-def templates_dir() -> Path:
-    """The packaged `engine/templates` (wheel installs), else `templates/` of the checkout."""
-    package = Path(__file__).resolve().parent.parent  # engine/
-    for candidate in (package / "templates", package.parent / "templates"):
-        if (candidate / "index.html").is_file():
-            return candidate
-    raise FileNotFoundError(f"Patchbay's page templates are missing (looked beside {package})")
-
-
-@dataclass(frozen=True, slots=True)
-class PageUrls:
-    """Where each page lives under the live settings; None: switched off (empty URL)."""
-
-    landing: str
-    status: str
-    static: str
-    swagger: str
-    docs: str | None
-    reference: str | None
-    openapi: str | None
-
-
-def page_urls(snapshot: Snapshot) -> PageUrls:
-    base, api = snapshot.settings.base_url, snapshot.settings.api
-    return PageUrls(
-        landing=base + "/",
-        status=base + STATUS_PATH,
-        static=base + STATIC_PREFIX,
-        swagger=base + SWAGGER_PREFIX,
-        docs=base + api.docs_url if api.docs_url else None,
-        reference=base + api.redoc_url if api.redoc_url else None,
-        openapi=base + api.openapi_url if api.openapi_url else None,
-    )
 
 
 def chat_path(snapshot: Snapshot, handler: str = "chat.completions") -> str | None:
     """The full path the playground posts to (or another handler's POST route), or None
     while no enabled route serves it."""
-    for route in snapshot.routes.routes:
-        if route.enabled and route.handler == handler and "POST" in route.methods:
-            return snapshot.routes.prefix + route.path
-    return None
+    return route_path(snapshot, handler)
 
 
 async def status_document(runtime: Runtime, snapshot: Snapshot) -> dict[str, Any]:
@@ -251,11 +211,8 @@ class Site:
         return await view(snapshot)
 
     def _html(self, name: str, snapshot: Snapshot, **context: Any) -> Response:
-        urls = dataclasses.asdict(page_urls(snapshot))
-        api = redact_all(dataclasses.asdict(snapshot.settings.api), snapshot.redact)
-        text = self.pages.render(name, {"api": api, "urls": urls, **context})
-        headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
-        return Response(text, content_type="text/html; charset=utf-8", headers=headers)
+        text = self.pages.render(name, {**page_context(snapshot), **context})
+        return Response(text, content_type=HTML, headers=dict(PAGE_HEADERS))
 
     async def landing(self, snapshot: Snapshot) -> Response:
         status = redact_all(await status_document(self.runtime, snapshot), snapshot.redact)

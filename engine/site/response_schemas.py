@@ -18,6 +18,7 @@ from engine.handlers.schemas import (
     TRANSCRIPTION_REQUEST,
 )
 from engine.site.anthropic_schemas import ANTHROPIC_SCHEMAS
+from engine.site.dashboard_schemas import DASHBOARD_SCHEMAS
 
 Schema = dict[str, Any]
 
@@ -216,5 +217,6 @@ SCHEMAS: dict[str, Schema] = {
     "ProviderList": _list_of({"$ref": "#/components/schemas/Provider"}),
     "SearchResults": SEARCH_RESULTS,
     "SearchEngineList": _list_of({"type": "object", "required": ["name"]}),
+    **DASHBOARD_SCHEMAS,
     **ANTHROPIC_SCHEMAS,
 }

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from engine.site.pages import page_urls
+from engine.http.pages import page_urls
 from engine.snapshot.model import Snapshot
 from engine.version import __version__
 
@@ -70,7 +70,12 @@ def _info(message: str, fields: dict[str, Any]) -> None:
 
 def _pages(snapshot: Snapshot, address: str) -> tuple[str, dict[str, Any]]:
     urls = page_urls(snapshot)
-    named = {"landing": urls.landing, "docs": urls.docs, "reference": urls.reference}
+    named = {
+        "landing": urls.landing,
+        "docs": urls.docs,
+        "reference": urls.reference,
+        "dashboard": urls.dashboard,
+    }
     full = {name: address + path for name, path in named.items() if path is not None}
     shown = [full["landing"]] + [f"{name} {url}" for name, url in full.items() if name != "landing"]
     return "pages: " + " · ".join(shown), full
