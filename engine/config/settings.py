@@ -239,9 +239,8 @@ def _check_telemetry(telemetry: Telemetry) -> None:
         raise SettingError(
             f"telemetry.sample_ratio: must be from 0 to 1, got {telemetry.sample_ratio}"
         )
-    if (
-        not tracing_installed()
-    ):  # given by a PATCHBAY_TELEMETRY_* variable (the file's is checked first)
+    # Reached for PATCHBAY_TELEMETRY_ENDPOINT: the file's block is checked at its line.
+    if not tracing_installed():
         raise SettingError(f"telemetry: {EXTRA_MISSING}")
 
 

@@ -95,19 +95,21 @@ def answer_attributes(wire: str, answer: bytes, capture: bool) -> Attributes:
 
 
 def request_attributes(body: bytes) -> Attributes:
-    """The prompt of a request body, in any wire format (only when content is captured)."""
+    """The prompt of a request body, in any wire format (only when content is captured).
+
+    The body is the client's, read after any answer, a 400 included: any shape is taken.
+    """
     data = _object(body)
     if data is None:
         return {}
     found: Attributes = {}
     system = data.get("system", data.get("instructions"))  # Anthropic's, the Responses API's
-    if system:
-        found["gen_ai.system_instructions"] = _json(list(_parts(system)))
+    if system_parts := list(_parts(system)):
+        found["gen_ai.system_instructions"] = _json(system_parts)
     if isinstance(data.get("messages"), list):
-        turns = [_message(turn) for turn in data["messages"] if isinstance(turn, dict)]
+        turns = [_message(turn) for turn in _dicts(data["messages"])]
     else:
-        given = data.get("input", data.get("prompt"))
-        turns = _inputs(given) if given is not None else []
+        turns = _inputs(data.get("input", data.get("prompt")))
     if turns:
         found["gen_ai.input.messages"] = _json(turns)
     return found
@@ -115,18 +117,15 @@ def request_attributes(body: bytes) -> Attributes:
 
 def _inputs(given: Any) -> list[Json]:
     """`input` (the Responses API's items, texts to embed or speak) or an image `prompt`."""
-    if not isinstance(given, list):
-        given = [given]
     turns: list[Json] = []
-    for item in given:
+    for item in given if isinstance(given, list) else [given]:
         if isinstance(item, dict) and item.get("role"):
             turns.append(_message(item))
         elif isinstance(item, dict):  # a Responses API item: a function call or its output
-            turns.append(
-                {"role": "tool" if "output" in item else "assistant", "parts": [_part(item)]}
-            )
-        else:
-            turns.append({"role": "user", "parts": list(_parts(item))})
+            role = "tool" if "output" in item else "assistant"
+            turns.append({"role": role, "parts": [_part(item)]})
+        elif parts := list(_parts(item)):  # text; token arrays say nothing
+            turns.append({"role": "user", "parts": parts})
     return turns
 
 
@@ -134,24 +133,23 @@ def _answer_messages(wire: str, data: Json) -> list[Json]:
     if wire == "anthropic":
         return [_message({**data, "finish_reason": data.get("stop_reason")})]
     if wire == "responses":
-        details = data.get("incomplete_details")
         reason = RESPONSES_FINISH.get(str(data.get("status")))
-        if reason is None and isinstance(details, dict):
-            reason = details.get("reason")
-        parts = [p for item in data.get("output") or [] for p in _parts(item.get("content", item))]
+        if reason is None:
+            reason = _dict(data.get("incomplete_details")).get("reason")
+        items = _dicts(data.get("output"))
+        parts = [part for item in items for part in _parts(item.get("content", item))]
         return [{"role": "assistant", "parts": parts, "finish_reason": reason}]
     return [
-        {**_message(choice.get("message") or {}), "finish_reason": choice.get("finish_reason")}
-        for choice in data.get("choices") or []
-        if isinstance(choice, dict)
+        {**_message(_dict(choice.get("message"))), "finish_reason": choice.get("finish_reason")}
+        for choice in _dicts(data.get("choices"))
     ]
 
 
 def _message(turn: Mapping[str, Any]) -> Json:
     """One chat, Responses or Messages turn as `{role, parts}`."""
     parts = list(_parts(turn.get("content")))
-    for call in turn.get("tool_calls") or []:  # OpenAI chat's
-        function = call.get("function") or {}
+    for call in _dicts(turn.get("tool_calls")):  # OpenAI chat's
+        function = _dict(call.get("function"))
         parts.append(
             {
                 "type": "tool_call",
@@ -161,9 +159,8 @@ def _message(turn: Mapping[str, Any]) -> Json:
             }
         )
     if turn.get("role") == "tool":
-        parts = [
-            {"type": "tool_call_response", "id": turn.get("tool_call_id"), "response": _text(parts)}
-        ]
+        call_id = turn.get("tool_call_id")
+        parts = [{"type": "tool_call_response", "id": call_id, "response": _text(parts)}]
     message: Json = {"role": turn.get("role", "assistant"), "parts": parts}
     if "finish_reason" in turn:
         message["finish_reason"] = turn["finish_reason"]
@@ -173,14 +170,14 @@ def _message(turn: Mapping[str, Any]) -> Json:
 def _parts(content: Any) -> Iterator[Json]:
     if isinstance(content, str):
         yield {"type": "text", "content": content}
+    elif isinstance(content, dict):
+        yield _part(content)
     elif isinstance(content, list):
         for block in content:
             if isinstance(block, str):
                 yield {"type": "text", "content": block}
             elif isinstance(block, dict):
                 yield _part(block)
-    elif isinstance(content, dict):
-        yield _part(content)
 
 
 def _part(block: Mapping[str, Any]) -> Json:
@@ -188,8 +185,8 @@ def _part(block: Mapping[str, Any]) -> Json:
     if kind in TEXT_BLOCKS and isinstance(block.get("text"), str):
         return {"type": "text", "content": block["text"]}
     if kind in ("tool_use", "function_call"):  # Anthropic's, the Responses API's
-        arguments = block.get("input", block.get("arguments"))
         call_id = block.get("id") if kind == "tool_use" else block.get("call_id")
+        arguments = block.get("input", block.get("arguments"))
         return {
             "type": "tool_call",
             "id": call_id,
@@ -197,13 +194,9 @@ def _part(block: Mapping[str, Any]) -> Json:
             "arguments": arguments,
         }
     if kind in ("tool_result", "function_call_output"):
-        result = block.get("content", block.get("output"))
         call_id = block.get("tool_use_id", block.get("call_id"))
-        return {
-            "type": "tool_call_response",
-            "id": call_id,
-            "response": _text(list(_parts(result))),
-        }
+        response = _text(list(_parts(block.get("content", block.get("output")))))
+        return {"type": "tool_call_response", "id": call_id, "response": response}
     if kind in ("image_url", "input_image", "image"):
         return _image(block)
     return {"type": str(kind)}
@@ -211,11 +204,10 @@ def _part(block: Mapping[str, Any]) -> Json:
 
 def _image(block: Mapping[str, Any]) -> Json:
     """An image as its URL; inline data only as what it is (it would swell every trace)."""
-    url = block.get("image_url")
+    url = block.get("image_url")  # OpenAI chat's {url}, the Responses API's string
     if isinstance(url, dict):
         url = url.get("url")
-    source = block.get("source")
-    if isinstance(source, dict):
+    if isinstance(source := block.get("source"), dict):  # Anthropic's {type: url, url}
         url = source.get("url")
     if isinstance(url, str) and not url.startswith("data:"):
         return {"type": "uri", "modality": "image", "uri": url}
@@ -224,6 +216,14 @@ def _image(block: Mapping[str, Any]) -> Json:
 
 def _text(parts: list[Json]) -> str:
     return "".join(p["content"] for p in parts if p.get("type") == "text")
+
+
+def _dict(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[Json]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _object(raw: bytes) -> Json | None:

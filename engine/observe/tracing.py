@@ -172,7 +172,7 @@ class RequestTrace:
     def _attributes(self, exchange: Exchange) -> genai.Attributes:
         found = genai.server_attributes(exchange, self._operation)
         capture = self._pipeline.telemetry.capture_content
-        if self._operation == "chat" and exchange.answer:
+        if self._operation == "chat" and exchange.answer and exchange.status < 400:
             found.update(genai.answer_attributes(exchange.wire, exchange.answer, capture))
         if capture and exchange.body:
             found.update(genai.request_attributes(exchange.body))
