@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -28,6 +29,7 @@ from tests.fakes.otlp_collector import CLIENT, SERVER, STATUS_ERROR, FakeCollect
 from tests.harness import gateway, write_config
 from tests.reload_helpers import ADMIN_ENV, ADMIN_KEY, wait_for
 from tests.test_chat import post
+from tests.test_console import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "the secret recipe is 42 parts basil"
@@ -97,7 +99,7 @@ def test_a_fallback_is_one_server_span_with_a_client_span_per_attempt(
     # The client's trace goes on: same trace id, the server span under the client's span.
     assert (server.trace_id, server.parent_id) == (TRACE_ID, PARENT_ID)
     assert server.name == "chat smart"
-    assert server.service == "patchbay"
+    assert server.resource["service.name"] == "patchbay"
     attributes = server.attributes
     request_id = attributes.pop("patchbay.request_id")
     assert len(request_id) == 32
@@ -267,7 +269,7 @@ def test_the_collector_gets_the_configured_headers_and_they_stay_secret(
     with gateway(tmp_path) as url:
         assert chat(url, "b/gpt-test")[0] == 200
         _, _, shown = post(url + "/admin/config", b"", {"Authorization": f"Bearer {ADMIN_KEY}"})
-    assert collector.wait_for(2)[0].service == "edge-gw"
+    assert collector.wait_for(2)[0].resource["service.name"] == "edge-gw"
     assert collector.requests[0].headers["x-otlp-key"] == token
     assert token not in shown.decode()
 
@@ -409,3 +411,29 @@ def test_the_shipped_example_validates_once_uncommented(tmp_path: Path) -> None:
     write_config(tmp_path, ECHO, server=example)
     snapshot = build_snapshot(read_sources(tmp_path), WIRE_FORMATS, {"OTLP_TOKEN": "t0k3n"}, {})
     assert snapshot.settings.telemetry is not None
+
+
+def test_patchbay_serve_says_it_traces_and_each_worker_flushes_at_shutdown(
+    tmp_path: Path, upstream: FakeOpenAI, collector: FakeCollector
+) -> None:
+    server = telemetry(collector, sample_ratio=0.5, capture_content=True)
+    write_config(tmp_path, providers(upstream), server={**server, "request_logging": False})
+    with serving(tmp_path, PATCHBAY_WORKERS="2") as (console, url):
+        console.wait_for("tracing: ")
+        for _ in range(10):  # sampled by the caller: all kept, whatever the ratio
+            assert chat(url, "b/gpt-test", {"traceparent": TRACEPARENT})[0] == 200
+        lines = console.stop()
+    said = (
+        f"tracing: OTLP/HTTP to {collector.endpoint} as patchbay (50% of new traces, with content)"
+    )
+    tracing = [line for line in lines if "tracing: " in line]
+    assert tracing and all(line.endswith(said) for line in tracing)
+    # Spans are sent every 5 s: these went out when each worker stopped.
+    served = [s for s in collector.wait_for(20) if s.kind == SERVER and s.trace_id == TRACE_ID]
+    assert len(served) == 10
+    assert {s.resource["process.pid"] for s in collector.spans} <= set(_worker_pids(lines))
+
+
+def _worker_pids(lines: list[str]) -> list[int]:
+    """The process ids text lines carry with several workers (`... [1234] INFO ...`)."""
+    return [int(pid) for pid in re.findall(r"\[(\d+)\] ", "\n".join(lines))]

@@ -11,6 +11,7 @@ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_RESOURCE_ATTRIBUTES, ...).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -65,7 +66,11 @@ class Pipeline:
         self.addresses = addresses
         self.redact = redact
         resource = Resource.create(
-            {"service.name": telemetry.service_name, "service.version": __version__}
+            {
+                "service.name": telemetry.service_name,
+                "service.version": __version__,
+                "process.pid": os.getpid(),  # tells the workers apart
+            }
         )
         sampler = ParentBased(TraceIdRatioBased(telemetry.sample_ratio))
         # Shut down by Patchbay (on a change and at the worker's stop), not at exit.

@@ -1,7 +1,8 @@
 """A fake OpenTelemetry collector: POST /v1/traces in OTLP/HTTP protobuf, spans kept decoded.
 
-Each exported span is kept as a `Span`: ids in hex, attributes as plain Python values,
-events with theirs, so that tests read them without protobuf in the way.
+Each exported span is kept as a `Span`: ids in hex, attributes (its own and its
+resource's) as plain Python values, events with theirs, so that tests read them without
+protobuf in the way.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Span:
     parent_id: str  # "" for a root span
     attributes: dict[str, Any]
     status: int
-    service: str  # the resource's service.name
+    resource: dict[str, Any]  # service.name, process.pid, ...
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -67,9 +68,9 @@ class FakeCollector(FakeUpstream):
         export = ExportTraceServiceRequest()
         export.ParseFromString(await request.read())
         for resource_spans in export.resource_spans:
-            service = _attributes(resource_spans.resource.attributes).get("service.name", "")
+            resource = _attributes(resource_spans.resource.attributes)
             for scope_spans in resource_spans.scope_spans:
-                self.spans.extend(_span(s, service) for s in scope_spans.spans)
+                self.spans.extend(_span(s, resource) for s in scope_spans.spans)
         return web.Response(
             body=ExportTraceServiceResponse().SerializeToString(),
             content_type="application/x-protobuf",
@@ -83,7 +84,7 @@ class FakeCollector(FakeUpstream):
         return list(self.spans)
 
 
-def _span(span: Any, service: str) -> Span:
+def _span(span: Any, resource: dict[str, Any]) -> Span:
     return Span(
         name=span.name,
         kind=span.kind,
@@ -92,6 +93,6 @@ def _span(span: Any, service: str) -> Span:
         parent_id=span.parent_span_id.hex(),
         attributes=_attributes(span.attributes),
         status=span.status.code,
-        service=service,
+        resource=resource,
         events=[(e.name, _attributes(e.attributes)) for e in span.events],
     )
