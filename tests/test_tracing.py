@@ -288,17 +288,30 @@ def test_tracing_is_switched_on_and_off_by_a_reload(
 
     with gateway(tmp_path, no_watch=True) as url:
         assert chat(url, "b/gpt-test")[0] == 200
-        reload({**admin, **telemetry(collector)})
+        reload({**admin, **telemetry(collector, service_name="one")})
+        assert chat(url, "b/gpt-test", {"traceparent": TRACEPARENT})[0] == 200
+        reload({**admin, **telemetry(collector, service_name="two")})  # a new pipeline
         assert chat(url, "b/gpt-test", {"traceparent": TRACEPARENT})[0] == 200
         reload(admin)  # off: the pipeline is shut down, so its spans are flushed now
-        wait_for(lambda: len(collector.spans) == 3, "the spans flushed when tracing went off")
+        wait_for(lambda: len(collector.spans) == 6, "the spans flushed when tracing went off")
         assert chat(url, "b/gpt-test")[0] == 200
-    # The chat, its attempt, and the reload that switched tracing off (it was traced).
-    names = sorted(s.name for s in collector.spans)
-    assert names == ["POST /admin/reload", "chat b/gpt-test", "chat gpt-test"]
+    # Each chat, its attempt, and the reload that ended its pipeline (it was traced).
+    by_service = {
+        name: sorted(s.name for s in collector.spans if s.resource["service.name"] == name)
+        for name in ("one", "two")
+    }
+    assert (
+        by_service["one"]
+        == by_service["two"]
+        == [
+            "POST /admin/reload",
+            "chat b/gpt-test",
+            "chat gpt-test",
+        ]
+    )
     assert {s.trace_id for s in collector.spans if "chat" in s.name} == {TRACE_ID}
-    first, second, third = (r.headers.get("traceparent") for r in upstream.requests)
-    assert first is None and third is None and second is not None
+    sent = [r.headers.get("traceparent") for r in upstream.requests]
+    assert [header is not None for header in sent] == [False, True, True, False]
 
 
 def test_without_telemetry_opentelemetry_is_never_loaded(tmp_path: Path) -> None:
