@@ -7,13 +7,14 @@
 # and renaming it over the old one, which a single-file bind mount never sees.
 
 # Build stage: the wheel (package, JSON Schemas and page templates) and its dependencies,
-# with every server `patchbay serve --server` runs on.
+# with every server `patchbay serve --server` runs on and OpenTelemetry for `telemetry:`
+# (not even imported while the config has no `telemetry:` block).
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY engine ./engine
 COPY templates ./templates
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[uvicorn,granian]"
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[uvicorn,granian,telemetry]"
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -29,7 +30,7 @@ RUN groupadd --system --gid 10001 patchbay \
  && mkdir -p /var/lib/patchbay \
  && chown patchbay:patchbay /var/lib/patchbay
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels "patchbay[uvicorn,granian]" \
+RUN pip install --no-cache-dir --no-index --find-links=/wheels "patchbay[uvicorn,granian,telemetry]" \
  && rm -rf /wheels
 
 # The shipped config is the default; a directory mounted on /config replaces it.

@@ -95,6 +95,8 @@ class Front:
         watch = DisconnectWatch(receive)
         task = self.runtime.drain.enter()
         ex = Exchange(request_id, found.route.path, method, found.route.wire.name, started)
+        if self.runtime.tracing.on:  # else nothing of OpenTelemetry runs for this request
+            ex.trace = self.runtime.tracing.begin(ex, headers, found.route.handler)
         # An upload is spooled to a file, not read into memory; it goes once answered.
         spool = Spool() if found.route.handler in self.runtime.uploads else None
         try:
@@ -114,6 +116,10 @@ class Front:
         ex.status = CLIENT_CLOSED_REQUEST if reply is None else reply.status
         ex.disconnected = ex.disconnected or reply is None
         self.runtime.metrics.record(ex, ended)
+        if ex.trace is not None:
+            if isinstance(reply, Response):
+                ex.answer = reply.body
+            ex.trace.end(ex)
         if snapshot.settings.request_logging and access_log.isEnabledFor(logging.INFO):
             write_access(ex, path, ended - started, reply.notes if reply else {})
 
@@ -141,6 +147,8 @@ class Front:
                     body = b""
                     await spool.fill(receive, headers, settings.max_upload_size, DRAIN_LIMIT)
                 watch.arm()
+                if ex.trace is not None:
+                    ex.body = body
                 req = Request(
                     scope["method"],
                     scope["path"],

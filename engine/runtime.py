@@ -13,11 +13,12 @@ import signal
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from engine.access.guard import Guard
 from engine.access.limits import Limiter
 from engine.config.settings import check_given_settings
-from engine.handlers import UPLOADS, WIRE_FORMATS, handler_table
+from engine.handlers import OPERATIONS, UPLOADS, WIRE_FORMATS, handler_table
 from engine.http.deadlines import Deadlines
 from engine.http.drain import Drain
 from engine.http.messages import Handler, LiveConfig
@@ -27,6 +28,7 @@ from engine.live.watch import watch_directory
 from engine.observe.cells import FOLD_SECONDS
 from engine.observe.logs import redact_logs
 from engine.observe.metrics import Metrics
+from engine.observe.telemetry import Tracing
 from engine.snapshot.model import Snapshot
 from engine.stores.shared import SharedState
 from engine.stores.traffic import Traffic
@@ -55,6 +57,8 @@ class Runtime:
         self.guard = Guard(Limiter(self.state))  # client keys and rate limits
         self.drain = Drain()  # requests in flight, for the end of a graceful shutdown
         self.metrics = Metrics()
+        self.tracing = Tracing(OPERATIONS)  # OpenTelemetry spans while `telemetry` is set
+        self.reloader.followers.append(self._follow)
         self.live: LiveConfig = _Live(self.reloader, self.discovery)
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -68,6 +72,7 @@ class Runtime:
         self._stop = asyncio.Event()
         self._unredact = redact_logs(lambda: self.snapshot.redact)
         await self.upstream.start()
+        self._follow(self.snapshot)  # here, in the worker: the exporter runs a thread
         self._spawn(self.discovery.run(self._stop))
         self._spawn(watch_directory(self.reloader, self._stop))  # idles while watch is off
         if self.metrics.multiprocess:  # the other workers' scrapes read this one's files
@@ -94,6 +99,9 @@ class Runtime:
                 await asyncio.wait_for(self._stop.wait(), FOLD_SECONDS)
             self.metrics.fold()
 
+    def _follow(self, snapshot: Snapshot) -> None:
+        self.tracing.follow(snapshot.settings.telemetry, _addresses(snapshot), snapshot.redact)
+
     def _on_sighup(self) -> None:
         log.info("SIGHUP: re-reading the config")
         self._spawn(self._reload_forced())
@@ -110,6 +118,7 @@ class Runtime:
         self.metrics.fold()
         await self.upstream.close()
         await self.state.close()
+        await self.tracing.close()  # flushes the spans not yet exported
         self._unredact()
         self._unredact = lambda: None
 
@@ -143,3 +152,20 @@ class _Live:
 
     def discovery_error(self, provider: str) -> str | None:
         return self._discovery.errors.get(provider)
+
+
+def _addresses(snapshot: Snapshot) -> dict[str, tuple[str, int | None]]:
+    """Each provider's upstream host and port, as its attempts' spans name them."""
+    found = {}
+    for name, provider in snapshot.providers.items():
+        parts = urlsplit(provider.base_url)
+        if parts.hostname:
+            found[name] = (snapshot.redact(parts.hostname), _port(parts))
+    return found
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # not a port number: the upstream call says so
+        return None

@@ -14,6 +14,7 @@ from engine.config.document import Document, Path
 from engine.config.envref import malformed_reference, required_unset
 from engine.config.problems import yaml_path
 from engine.modeltypes import MODEL_TYPES
+from engine.observe.telemetry import EXTRA_MISSING, tracing_installed
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -111,8 +112,10 @@ def _check_search_engines(doc: Document, data: dict[str, Any]) -> None:
 
 def check_server(doc: Document, providers: dict[str, Any] | None) -> None:
     """default_provider and every budget's provider name declared providers; client key
-    names are unique."""
+    names are unique; `telemetry` has its extra installed."""
     data = _mapping(doc.data)
+    if isinstance(data.get("telemetry"), dict) and not tracing_installed():
+        doc.add(doc.key_at(("telemetry",)), EXTRA_MISSING, ("telemetry",))
     default = data.get("default_provider")
     if providers is not None and isinstance(default, str) and default not in providers:
         path: Path = ("default_provider",)

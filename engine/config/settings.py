@@ -10,6 +10,9 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+from engine.observe.telemetry import EXTRA_MISSING, tracing_installed
 
 ENV_PREFIX = "PATCHBAY_"
 LISTENER_SETTINGS = ("host", "port", "workers", "server", "keep_alive_timeout", "graceful_timeout")
@@ -92,6 +95,18 @@ class ResponsesStore:
 
 
 @dataclass(frozen=True, slots=True)
+class Telemetry:
+    """OpenTelemetry traces sent to the collector at `endpoint` over OTLP/HTTP
+    (engine/observe/telemetry.py); `headers` go with every export and are secrets."""
+
+    endpoint: str
+    service_name: str = "patchbay"
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    capture_content: bool = False  # the prompt and the answer in spans
+    sample_ratio: float = 1.0  # of the traces that start here
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "0.0.0.0"
     port: int = 8000
@@ -119,6 +134,7 @@ class Settings:
     auth: Auth = Auth()
     rate_limit: RateLimit = RateLimit()
     responses_store: ResponsesStore = ResponsesStore()
+    telemetry: Telemetry | None = None  # None: no tracing, and OpenTelemetry is not loaded
 
     def listener(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in LISTENER_SETTINGS)
@@ -194,6 +210,8 @@ def _check(settings: Settings) -> None:
         # Not quoted: a Redis URL may carry a password.
         raise SettingError(f"redis_url: must start with {', '.join(REDIS_SCHEMES)}")
     _check_store(settings.responses_store, settings.redis_url)
+    if settings.telemetry is not None:
+        _check_telemetry(settings.telemetry)
 
 
 def _check_store(store: ResponsesStore, redis_url: str | None) -> None:
@@ -206,6 +224,24 @@ def _check_store(store: ResponsesStore, redis_url: str | None) -> None:
     for name in ("ttl", "max_bytes"):
         if (value := getattr(store, name)) <= 0:
             raise SettingError(f"responses_store.{name}: must be positive, got {value}")
+
+
+def _check_telemetry(telemetry: Telemetry) -> None:
+    try:
+        parts = urlsplit(telemetry.endpoint)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        # Not quoted: the URL may have come from a variable, with a token in it.
+        raise SettingError("telemetry.endpoint: must be an http:// or https:// URL with a host")
+    if not 0 <= telemetry.sample_ratio <= 1:
+        raise SettingError(
+            f"telemetry.sample_ratio: must be from 0 to 1, got {telemetry.sample_ratio}"
+        )
+    # Reached for PATCHBAY_TELEMETRY_ENDPOINT: the file's block is checked at its line.
+    if not tracing_installed():
+        raise SettingError(f"telemetry: {EXTRA_MISSING}")
 
 
 def resolve_settings(
@@ -225,6 +261,8 @@ def resolve_settings(
             values[name] = _resolve_block(name, file_values.get(name, {}), environ)
         elif name == "auth":
             values[name] = file_values.get("auth", Auth())
+        elif name == "telemetry":
+            values[name] = _resolve_telemetry(file_values.get("telemetry"), environ)
         elif overrides.get(name) is not None:
             values[name] = _parse(f"--{name.replace('_', '-')}", annotation, overrides[name])
         elif ENV_PREFIX + name.upper() in environ:
@@ -256,6 +294,24 @@ def _resolve_block(block: str, file_block: Mapping[str, Any], environ: Mapping[s
         if env_name in environ:
             values[f.name] = _parse(env_name, str(f.type), environ[env_name])
     return cls(**values)
+
+
+def _resolve_telemetry(
+    file_block: Mapping[str, Any] | None, environ: Mapping[str, str]
+) -> Telemetry | None:
+    """The `telemetry` block (its `${VAR}`s resolved) under its PATCHBAY_TELEMETRY_*
+    variables; None when no endpoint is left (none given, or its variable is unset)."""
+    values = dict(file_block or {})
+    for f in dataclasses.fields(Telemetry):
+        env_name = f"{ENV_PREFIX}TELEMETRY_{f.name.upper()}"
+        if f.name != "headers" and env_name in environ:
+            values[f.name] = _parse(env_name, str(f.type), environ[env_name])
+    if not values.get("endpoint"):
+        return None
+    headers = values.pop("headers", None) or {}
+    # A header whose variable is unset is not sent, as with a provider's headers.
+    kept = tuple((name, value) for name, value in headers.items() if value is not None)
+    return Telemetry(**values, headers=kept)
 
 
 def overridden_in_file(

@@ -26,6 +26,11 @@ class HandlerSpec:
     make: Callable[[], Handler]  # handlers may compile schemas: built once per worker
     wire: str = "openai"
     upload: bool = False  # its body is spooled to a file as it arrives (engine/http/uploads.py)
+    operation: str | None = None  # its GenAI operation, in traces (engine/observe/genai.py)
+
+
+# The conventions' operation for content other than chat and embeddings (images, audio).
+GENERATE = "generate_content"
 
 
 def _plain(handler: Handler) -> Callable[[], Handler]:
@@ -34,17 +39,21 @@ def _plain(handler: Handler) -> Callable[[], Handler]:
 
 HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
     {
-        "chat.completions": HandlerSpec(ChatCompletions),
-        "responses.create": HandlerSpec(CreateResponse, wire="responses"),
+        "chat.completions": HandlerSpec(ChatCompletions, operation="chat"),
+        "responses.create": HandlerSpec(CreateResponse, wire="responses", operation="chat"),
         "responses.get": HandlerSpec(_plain(get_response), wire="responses"),
         "responses.delete": HandlerSpec(_plain(delete_response), wire="responses"),
-        "messages.create": HandlerSpec(CreateMessage, wire="anthropic"),
+        "messages.create": HandlerSpec(CreateMessage, wire="anthropic", operation="chat"),
         "messages.count_tokens": HandlerSpec(CountTokens, wire="anthropic"),
-        "embeddings.create": HandlerSpec(Embeddings),
-        "images.generations": HandlerSpec(ImageGenerations),
-        "audio.speech": HandlerSpec(Speech),
-        "audio.transcriptions": HandlerSpec(lambda: Transcriptions("transcriptions"), upload=True),
-        "audio.translations": HandlerSpec(lambda: Transcriptions("translations"), upload=True),
+        "embeddings.create": HandlerSpec(Embeddings, operation="embeddings"),
+        "images.generations": HandlerSpec(ImageGenerations, operation=GENERATE),
+        "audio.speech": HandlerSpec(Speech, operation=GENERATE),
+        "audio.transcriptions": HandlerSpec(
+            lambda: Transcriptions("transcriptions"), upload=True, operation=GENERATE
+        ),
+        "audio.translations": HandlerSpec(
+            lambda: Transcriptions("translations"), upload=True, operation=GENERATE
+        ),
         "models.list": HandlerSpec(_plain(models.list_models)),
         "models.get": HandlerSpec(_plain(models.get_model)),
         "providers.list": HandlerSpec(_plain(models.list_providers)),
@@ -63,6 +72,9 @@ HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
 )
 HANDLER_NAMES = frozenset(HANDLERS)
 UPLOADS = frozenset(name for name, spec in HANDLERS.items() if spec.upload)
+OPERATIONS: Mapping[str, str | None] = MappingProxyType(
+    {name: spec.operation for name, spec in HANDLERS.items()}
+)
 WIRE_FORMATS: Mapping[str, str] = MappingProxyType(
     {name: spec.wire for name, spec in HANDLERS.items()}
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -113,6 +113,8 @@ class Reloader:
         self.status = ReloadStatus()
         self.history = ReloadHistory()  # the last applied and rejected edits
         self.discovered: dict[str, tuple[str, ...]] = {}
+        # Told of every snapshot swapped in, on the event loop (the worker's tracing).
+        self.followers: list[Callable[[Snapshot], None]] = []
         self._rejected: str | None = None  # hash of bytes that failed: not checked again
         # What the last reload read: fingerprint() of the directory at that moment.
         self.last_read = ""
@@ -153,12 +155,19 @@ class Reloader:
             self.status.last_attempt_at = time.time()
             build = asyncio.ensure_future(asyncio.to_thread(self._build, force))
             try:
-                return await asyncio.shield(build)
+                outcome = await asyncio.shield(build)
             except asyncio.CancelledError:
                 # A thread cannot be stopped: let it finish, so no swap or save
                 # happens after whoever cancelled (a shutdown) thinks reloading is over.
-                await build
+                self._swapped(await build)
                 raise
+            self._swapped(outcome)
+            return outcome
+
+    def _swapped(self, outcome: Outcome) -> None:
+        if outcome == "applied":
+            for follower in self.followers:
+                follower(self.snapshot)
 
     def _build(self, force: bool) -> Outcome:
         source: ConfigSource | None = None

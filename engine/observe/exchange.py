@@ -83,6 +83,10 @@ class Exchange:
     status: int = 0
     disconnected: bool = False  # the client hung up before its answer was complete
     trace: Trace | None = None  # set only while telemetry is on
+    # Read by the trace alone, and set only while there is one: the request body (its
+    # prompt, when content is captured) and a JSON answer's (finish reasons, the answer).
+    body: bytes = b""
+    answer: bytes = b""
 
     @property
     def upstream_seconds(self) -> float:

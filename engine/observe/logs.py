@@ -23,8 +23,9 @@ from engine.observe.redact import Redactor
 
 ROOT = "patchbay"
 # Loggers of the libraries that write to the console, taken into the same format
-# (`engine.app` is the Quart app's own: tracebacks of page faults).
-LIBRARIES = ("quart.app", "quart.serving", "engine.app")
+# (`engine.app` is the Quart app's own: tracebacks of page faults; `opentelemetry`
+# says when spans cannot be exported).
+LIBRARIES = ("quart.app", "quart.serving", "engine.app", "opentelemetry")
 
 
 class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]

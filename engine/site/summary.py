@@ -6,6 +6,7 @@ A few log lines, each with its facts as `fields` for `log_format: json`:
     pages: http://127.0.0.1:8000/ · docs http://127.0.0.1:8000/docs · reference ...
     providers: 1 active (echo) · switched off: ollama · missing a key: groq (set GROQ_API_KEY)
     models: 2 served (1 chat, 1 embedding) and 3 aliases (fast, smart, web)
+    tracing: OTLP/HTTP to http://127.0.0.1:4318/v1/traces as patchbay (all traces, no content)
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from engine.config.settings import Telemetry
 from engine.http.pages import page_urls
 from engine.snapshot.model import Snapshot
 from engine.version import __version__
@@ -41,6 +44,8 @@ def log_startup(snapshot: Snapshot, config_dir: Path, last_good_errors: list[str
     _info(*_pages(snapshot, address))
     _info(*_providers(snapshot))
     _info(*_models(snapshot))
+    if snapshot.settings.telemetry is not None:
+        _info(*_tracing(snapshot.settings.telemetry))
     if last_good_errors:
         log.warning(
             "CONFIG ON DISK IS INVALID; serving the last good config %s until it is fixed:\n%s",
@@ -107,3 +112,18 @@ def _models(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
     message = f"models: {len(served)} served ({by_type or 'none'})"
     message += f" and {len(aliases)} aliases ({', '.join(aliases)})" if aliases else ", no aliases"
     return message, {"models": len(served), "by_type": dict(types), "aliases": aliases}
+
+
+def _tracing(telemetry: Telemetry) -> tuple[str, dict[str, Any]]:
+    parts = urlsplit(telemetry.endpoint)  # shown without credentials or query
+    endpoint = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    ratio = telemetry.sample_ratio
+    sampled = "all traces" if ratio == 1 else f"{ratio:.0%} of new traces"
+    content = "with content" if telemetry.capture_content else "no content"
+    message = f"tracing: OTLP/HTTP to {endpoint} as {telemetry.service_name} ({sampled}, {content})"
+    return message, {
+        "tracing_endpoint": endpoint,
+        "service_name": telemetry.service_name,
+        "sample_ratio": ratio,
+        "capture_content": telemetry.capture_content,
+    }
