@@ -129,7 +129,7 @@ def wait_until_serving(
     method: str,
     path: str,
     body: bytes | None = None,
-    timeout: float = 30.0,
+    timeout: float = 120.0,  # under valgrind on a busy machine, start-up takes its time
 ) -> float:
     """Poll until `method path` answers 200; return seconds since the server was spawned.
 
