@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.config.settings import Settings
 from engine.live.reload import logging_of
 from engine.observe.logs import configure_logging
-from engine.observe.metrics import MULTIPROC_ENV, WorkerRestarts, prepare_multiprocess
+from engine.observe.workers import MULTIPROC_ENV, WorkerRestarts, prepare_multiprocess
 from engine.serving.listen import listen
 from engine.serving.servers import SERVER_KINDS
 from engine.serving.supervisor import Supervisor

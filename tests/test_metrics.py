@@ -20,13 +20,9 @@ from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.observe.exchange import Exchange
-from engine.observe.metrics import (
-    MULTIPROC_ENV,
-    Metrics,
-    Readings,
-    WorkerRestarts,
-    prepare_multiprocess,
-)
+from engine.observe.metrics import Metrics
+from engine.observe.readings import Readings
+from engine.observe.workers import MULTIPROC_ENV, WorkerRestarts, prepare_multiprocess
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config
 

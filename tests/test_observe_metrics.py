@@ -24,7 +24,7 @@ from quart import Quart
 
 import tests.harness
 from engine import create_app
-from engine.observe.metrics import MULTIPROC_ENV
+from engine.observe.workers import MULTIPROC_ENV
 from engine.runtime import Runtime
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.harness import free_port, gateway, write_config

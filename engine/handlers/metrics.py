@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.http.messages import Request, Response
-from engine.observe.metrics import CONTENT_TYPE, Readings
+from engine.observe.metrics import CONTENT_TYPE
+from engine.observe.readings import Readings
 from engine.routing.cooldowns import health
 
 ModelStates = Mapping[str, Mapping[str, str]]  # provider -> model -> ok, cooling (...), failing

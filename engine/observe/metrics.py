@@ -1,20 +1,15 @@
 """Prometheus series for GET /metrics, every name prefixed `patchbay_`.
 
-The only module that imports prometheus_client. One worker keeps its samples in its
-own registry. Several workers use prometheus_client's multiprocess mode: when
-PROMETHEUS_MULTIPROC_DIR is set before the workers start (`prepare_multiprocess`),
-each worker writes its samples to files there and a scrape, whichever worker answers
-it, adds up every worker's files, so totals are exact.
+One worker keeps its samples in its own registry; several share them through files
+(engine/observe/workers.py). With workers.py and readings.py, the only modules that
+import prometheus_client.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import shutil
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +20,15 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
-    values,
 )
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from engine.observe.cells import Cells, CounterCell, HistogramCell
 from engine.observe.exchange import Exchange
+from engine.observe.readings import Readings, read_off
+from engine.observe.workers import MULTIPROC_ENV, WORKER_RESTARTS, WORKER_RESTARTS_HELP, WorkerFiles
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The text format every Prometheus version reads; all of Patchbay's names are plain ASCII.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 RELOAD_RESULTS = ("applied", "unchanged", "rejected")
@@ -45,37 +39,6 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 # Seconds per streamed output token.
 TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
 CHILDREN = 8192  # label children looked up and kept, at most
-
-
-def prepare_multiprocess(directory: Path) -> None:
-    """Empty `directory` and point this process and the workers it starts at it.
-
-    Call in the parent before starting workers: samples of an earlier run are dropped.
-    """
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    os.environ[MULTIPROC_ENV] = str(directory)
-
-
-WORKER_RESTARTS = "patchbay_worker_restarts"
-WORKER_RESTARTS_HELP = "Workers that died and were replaced by the supervisor."
-
-
-class WorkerRestarts:
-    """The supervisor's count of workers that died (several workers: multiprocess mode)."""
-
-    def __init__(self) -> None:
-        # prometheus_client chose where values live when it was imported, before the
-        # supervisor set the directory: look again, so that this count lands in a file
-        # there and every worker's scrape adds it up.
-        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
-        self.counter = Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=None)
-
-    def record(self, pid: int) -> None:
-        """Worker `pid` died: its live gauges go, its counts stay in the sums."""
-        if os.environ.get(MULTIPROC_ENV):
-            mark_process_dead(pid)  # type: ignore[no-untyped-call]
-        self.counter.inc()
 
 
 TOKEN_TYPES = ("prompt", "completion", "cached", "reasoning")
@@ -109,18 +72,6 @@ class _RequestSeries:
         self.first_token: HistogramCell | None = None
         self.per_token: HistogramCell | None = None
         self.tokens: list[CounterCell | None] = [None] * len(TOKEN_TYPES)
-
-
-@dataclass(frozen=True, slots=True)
-class Readings:
-    """What a scrape reads off the worker that answers it, rather than off the counts."""
-
-    reloads: Mapping[str, int]  # the worker's reload counts so far, by result
-    config_hash: str = ""
-    loaded_at: float = 0.0  # Unix time the active config was loaded
-    shared_state_up: bool = True
-    shared_state_failing_since: float | None = None  # Unix time, while Redis fails
-    cooling: Mapping[str, int] = field(default_factory=dict)  # models cooling, by provider
 
 
 class Metrics:
@@ -370,44 +321,11 @@ class Metrics:
         counts: Collector = self.registry
         if self.multiprocess:
             counts = WorkerFiles(Path(os.environ[MULTIPROC_ENV]))
-        return [*counts.collect(), *_read_off(readings)]
+        return [*counts.collect(), *read_off(readings)]
 
     def scrape(self, readings: Readings) -> bytes:
         """The exposition text."""
         return generate_latest(_Fixed(self.families(readings)))
-
-
-def _read_off(readings: Readings) -> list[Metric]:
-    info = GaugeMetricFamily(
-        "patchbay_config_info",
-        "The active config: its hash (1 while it serves).",
-        labels=["hash"],
-    )
-    info.add_metric([readings.config_hash], 1)
-    loaded = GaugeMetricFamily(
-        "patchbay_config_loaded_timestamp_seconds",
-        "Unix time the active config was loaded.",
-        value=readings.loaded_at,
-    )
-    up = GaugeMetricFamily(
-        "patchbay_shared_state_up",
-        "1 while shared state (Redis at redis_url, or memory) answers; 0 while the "
-        "gateway counts on local state instead.",
-        value=1 if readings.shared_state_up else 0,
-    )
-    since = GaugeMetricFamily(
-        "patchbay_shared_state_failing_since_timestamp_seconds",
-        "Unix time shared state began failing; 0 while it answers.",
-        value=readings.shared_state_failing_since or 0,
-    )
-    cooling = GaugeMetricFamily(
-        "patchbay_cooldowns_active",
-        "Models of each provider cooling down now.",
-        labels=["provider"],
-    )
-    for provider, count in sorted(readings.cooling.items()):
-        cooling.add_metric([provider], count)
-    return [info, loaded, up, since, cooling]
 
 
 class _Fixed:
@@ -418,25 +336,6 @@ class _Fixed:
 
     def collect(self) -> Iterable[Metric]:
         return self._families
-
-
-class WorkerFiles(Collector):
-    """Every worker's samples, from the files of the multiprocess directory.
-
-    A worker that is starting (a replacement, say) creates its file empty and sizes it
-    a moment later; prometheus_client's own collector fails on such a file, so those
-    are left out until they hold something."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def collect(self) -> Iterable[Metric]:
-        files = []
-        for path in self.directory.glob("*.db"):
-            with contextlib.suppress(OSError):  # a file can go between glob and stat
-                if path.stat().st_size > 0:
-                    files.append(str(path))
-        return MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return, no-untyped-call]
 
 
 # --- spend: cost of answers and the response cache ----------------------------------------
